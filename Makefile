@@ -1,0 +1,38 @@
+# Every command a user needs. Each creates the virtualenv first if it is missing or stale.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt | sha256sum | cut -c1-12)
+STACK ?= us-east-1
+
+.PHONY: help venv test unit lint synth demo bench lock clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP) ## create or update the virtualenv
+
+test: $(STAMP) ## run every test, with coverage of functions/
+	$(PY) -m pytest --cov --cov-report=term
+
+lint: $(STAMP) ## ruff, formatting, mypy over the program, workflow schema check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+synth: $(STAMP) ## print the stack's resource graph as JSON (STACK=us-east-1)
+	@$(PY) -m tools.synth $(STACK)
+
+lock: ## re-pin every transitive dependency into constraints.txt
+	$(PYTHON) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install -q -r requirements.txt
+	/tmp/lock-venv/bin/pip freeze > constraints.txt && rm -rf /tmp/lock-venv
+
+clean: ## remove the virtualenv and build caches
+	rm -rf $(VENV) .build .localcloud .pytest_cache .ruff_cache .mypy_cache .coverage

@@ -1,0 +1,1 @@
+"""Helpers several functions need: AWS clients, chaos state, images, HTTP responses, Slack."""

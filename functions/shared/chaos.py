@@ -1,0 +1,95 @@
+"""Per-region chaos state: is the region failed over, and how often do requests fail.
+
+The state of each region is one JSON SSM parameter in that region, named
+``<CHAOS_PARAMETER_PREFIX>/<region>``: ``{"failed": false, "errorRate": 0.05,
+"writerFailureRate": 0}``. Slack commands write it; every user-facing function reads it through
+Powertools' parameter cache with a max age of a few seconds, so a region fails within 5 s of
+the command.
+
+Environment:
+- CHAOS_PARAMETER_PREFIX: e.g. ``/active-active/chaos``.
+- CHAOS_MAX_AGE_SECONDS: optional, cache age in seconds (default 3, at most 5).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+
+from shared import aws
+
+MAX_AGE_SECONDS = min(int(os.environ.get("CHAOS_MAX_AGE_SECONDS", "3")), 5)
+
+
+class ChaosStateError(ValueError):
+    """The stored chaos state is not what this code writes."""
+
+
+@dataclass(frozen=True)
+class ChaosState:
+    failed: bool = False
+    error_rate: float = 0.0
+    writer_failure_rate: float = 0.0
+
+    def to_json(self) -> str:
+        fields = asdict(self)
+        return json.dumps(
+            {
+                "failed": fields["failed"],
+                "errorRate": fields["error_rate"],
+                "writerFailureRate": fields["writer_failure_rate"],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ChaosState:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ChaosStateError(f"chaos state is not JSON: {error}") from error
+        if not isinstance(raw, dict):
+            raise ChaosStateError("chaos state must be a JSON object")
+        failed = raw.get("failed", False)
+        if not isinstance(failed, bool):
+            raise ChaosStateError("chaos state 'failed' must be true or false")
+        return cls(
+            failed=failed,
+            error_rate=probability(raw.get("errorRate", 0.0), "errorRate"),
+            writer_failure_rate=probability(raw.get("writerFailureRate", 0.0), "writerFailureRate"),
+        )
+
+
+def probability(value: object, name: str) -> float:
+    """A number from 0 to 1, or ChaosStateError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ChaosStateError(f"{name} must be a number from 0 to 1")
+    number = float(value)
+    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise ChaosStateError(f"{name} must be a number from 0 to 1")
+    return number
+
+
+def parameter_name(region: str) -> str:
+    return f"{os.environ['CHAOS_PARAMETER_PREFIX']}/{region}"
+
+
+def current() -> ChaosState:
+    """This region's state, cached for at most MAX_AGE_SECONDS."""
+    from aws_lambda_powertools.utilities import parameters
+
+    text = parameters.get_parameter(parameter_name(aws.region()), max_age=MAX_AGE_SECONDS)
+    return ChaosState.from_json(str(text))
+
+
+def read(region: str) -> ChaosState:
+    """Any region's state, uncached (operators must see the truth)."""
+    response = aws.client("ssm", region).get_parameter(Name=parameter_name(region))
+    return ChaosState.from_json(response["Parameter"]["Value"])
+
+
+def write(region: str, state: ChaosState) -> None:
+    aws.client("ssm", region).put_parameter(
+        Name=parameter_name(region), Value=state.to_json(), Type="String", Overwrite=True
+    )

@@ -1,0 +1,141 @@
+"""The user API's request and response conventions, shared by every HTTP function.
+
+- Errors are ``{"error": "<clear message>"}`` with a 4xx/5xx status, mapped in one place.
+- A failed region (chaos state) answers 503 on every guarded route.
+- JSON bodies are parsed and checked here, so handlers only see well-formed input.
+
+Environment: read by ``shared.chaos`` (CHAOS_PARAMETER_PREFIX) for the region guard.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from shared import aws, chaos
+
+logger = Logger(child=True)
+
+# Far more than any request of this API needs; anything bigger is a mistake or an attack.
+MAX_BODY_BYTES = 16 * 1024
+
+
+class ApiError(Exception):
+    """An error the client should see, with its HTTP status and extra response fields."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+        headers=headers or {},
+    )
+
+
+def error_response(status: int, message: str, **extra: Any) -> Response:
+    return json_response(status, {"error": message, **extra})
+
+
+def region_unavailable() -> Response:
+    region = aws.region()
+    return error_response(503, f"region {region} is failed over; use another region", region=region)
+
+
+def region_guard(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """Answer 503 while this region's chaos state says it is failed."""
+    if chaos.current().failed:
+        return region_unavailable()
+    return next_middleware(app)
+
+
+def create_resolver(*, guard_region: bool = True) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver()
+    if guard_region:
+        app.use(middlewares=[region_guard])
+
+    @app.exception_handler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error_response(error.status, error.message, **error.extra)
+
+    @app.exception_handler(ServiceError)
+    def _service_error(error: ServiceError) -> Response:
+        return error_response(error.status_code, error.msg)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        event = app.current_event
+        return error_response(404, f"no route for {event.http_method} {event.path}")
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(500, "internal error; please retry")
+
+    return app
+
+
+def json_object_body(app: APIGatewayHttpResolver, *, required: bool = True) -> dict[str, Any]:
+    """The request body as a JSON object, or ApiError 400/413 with a clear message."""
+    event = app.current_event
+    raw = event.get("body")
+    if raw is None or raw == "":
+        if required:
+            raise ApiError(400, "request body must be a JSON object")
+        return {}
+    if event.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except ValueError as error:
+            raise ApiError(400, "request body is not valid base64") from error
+    else:
+        data = raw.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_BODY_BYTES:
+        raise ApiError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ApiError(400, "request body is not valid JSON") from error
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return body
+
+
+def require_string(body: dict[str, Any], field: str, *, max_length: int) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, f"'{field}' must be a non-empty string")
+    if len(value) > max_length:
+        raise ApiError(400, f"'{field}' must be at most {max_length} characters")
+    if "\x00" in value:
+        raise ApiError(400, f"'{field}' must not contain NUL characters")
+    return value
+
+
+def jwt_claims(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    """Claims the JWT authorizer verified; the gateway never calls a protected route without them."""
+    authorizer = app.current_event.request_context.authorizer
+    claims = authorizer.jwt_claim if authorizer else None
+    if not claims or not claims.get("sub"):
+        raise ApiError(401, "missing verified token claims")
+    return dict(claims)
+
+
+def username_from(claims: dict[str, Any]) -> str:
+    """ID tokens carry ``cognito:username``; access tokens carry ``username``."""
+    return str(claims.get("cognito:username") or claims.get("username") or claims["sub"])
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]

@@ -1,0 +1,258 @@
+"""Shared fixtures: fake AWS credentials, moto, and events built from the JSON files in events/.
+
+Unit tests never reach the network: boto3 talks to moto in-process (``mock_aws``).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = Path(__file__).resolve().parent / "events"
+sys.path.insert(0, str(ROOT / "functions"))
+
+APP = "active-active"
+PRIMARY = "us-east-1"
+SECONDARY = "us-west-2"
+REGIONS = (PRIMARY, SECONDARY)
+TABLE = "active-active-table"
+BUS = "active-active-bus"
+BUCKET = "active-active-static"
+WEBHOOK_URL = "https://hooks.slack.com/services/T000/B000/XXXX"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TEAM_ID = "T0001"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "Demo-Passw0rd!2026"
+
+FUNCTION_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": PRIMARY,
+    "AWS_REGION": PRIMARY,
+    "APP_NAME": APP,
+    "PRIMARY_REGION": PRIMARY,
+    "TABLE_NAME": TABLE,
+    "BUS_NAME": BUS,
+    "STATIC_BUCKET": BUCKET,
+    "CHAOS_PARAMETER_PREFIX": f"/{APP}/chaos",
+    "REGISTRY_PATH": f"/{APP}/regions",
+    "SLACK_WEBHOOK_PARAMETER": f"/{APP}/slack/webhook-url",
+    "SLACK_SIGNING_SECRET_PARAMETER": f"/{APP}/slack/signing-secret",
+    "ALLOWED_TEAM_IDS": TEAM_ID,
+    "EVENT_SOURCE": "app.clicks",
+    "POWERTOOLS_SERVICE_NAME": "test",
+    "POWERTOOLS_METRICS_NAMESPACE": APP,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
+
+
+@pytest.fixture(autouse=True)
+def function_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in FUNCTION_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@dataclass
+class Cloud:
+    """What the `aws` fixture created, for tests to read and change."""
+
+    user_pool_id: str
+    client_id: str
+    events_queue_url: str
+
+    def sqs_messages(self) -> list[dict[str, Any]]:
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=PRIMARY)
+        messages = sqs.receive_message(QueueUrl=self.events_queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        return [json.loads(message["Body"]) for message in messages]
+
+
+def _reset_function_caches() -> None:
+    from aws_lambda_powertools.utilities import parameters
+    from shared import aws, images, registry
+
+    aws.reset()
+    registry.reset()
+    images.data_uri.cache_clear()
+    parameters.clear_caches()
+
+
+@pytest.fixture
+def aws() -> Iterator[Cloud]:
+    """Both regions' resources in moto, shaped as the Pulumi program creates them."""
+    import boto3
+    from moto import mock_aws
+    from shared import model
+
+    with mock_aws():
+        _reset_function_caches()
+        for region in REGIONS:
+            boto3.client("dynamodb", region_name=region).create_table(
+                TableName=TABLE,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[
+                    {"AttributeName": model.PARTITION_KEY, "AttributeType": "S"},
+                    {"AttributeName": model.SORT_KEY, "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": model.PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": model.SORT_KEY, "KeyType": "RANGE"},
+                ],
+            )
+            ssm = boto3.client("ssm", region_name=region)
+            ssm.put_parameter(
+                Name=f"/{APP}/chaos/{region}",
+                Type="String",
+                Value=json.dumps({"failed": False, "errorRate": 0.0, "writerFailureRate": 0.0}),
+            )
+            ssm.put_parameter(Name=f"/{APP}/slack/webhook-url", Type="SecureString", Value=WEBHOOK_URL)
+            ssm.put_parameter(Name=f"/{APP}/slack/signing-secret", Type="SecureString", Value=SIGNING_SECRET)
+            boto3.client("ssm", region_name=PRIMARY).put_parameter(
+                Name=f"/{APP}/regions/{region}",
+                Type="String",
+                Value=json.dumps(
+                    {
+                        "api": f"https://api-{region}.example.com",
+                        "slackApi": f"https://slack-{region}.example.com",
+                    }
+                ),
+            )
+
+        s3 = boto3.client("s3", region_name=PRIMARY)
+        s3.create_bucket(Bucket=BUCKET)
+        static = ROOT / "static"
+        for path in static.rglob("*"):
+            if path.is_file():
+                key = path.relative_to(static).as_posix()
+                s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes(), ContentType=_content_type(key))
+
+        cognito = boto3.client("cognito-idp", region_name=PRIMARY)
+        pool_id = cognito.create_user_pool(PoolName=f"{APP}-users")["UserPool"]["Id"]
+        client_id = cognito.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName="web",
+            GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        cognito.admin_create_user(UserPoolId=pool_id, Username=DEMO_USER, MessageAction="SUPPRESS")
+        cognito.admin_set_user_password(
+            UserPoolId=pool_id, Username=DEMO_USER, Password=DEMO_PASSWORD, Permanent=True
+        )
+        os.environ["USER_POOL_ID"] = pool_id
+        os.environ["USER_POOL_CLIENT_ID"] = client_id
+
+        events = boto3.client("events", region_name=PRIMARY)
+        events.create_event_bus(Name=BUS)
+        sqs = boto3.client("sqs", region_name=PRIMARY)
+        queue_url = sqs.create_queue(QueueName="bus-capture")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(Name="capture", EventBusName=BUS, EventPattern=json.dumps({"source": ["app.clicks"]}))
+        events.put_targets(Rule="capture", EventBusName=BUS, Targets=[{"Id": "q", "Arn": queue_arn}])
+
+        yield Cloud(user_pool_id=pool_id, client_id=client_id, events_queue_url=queue_url)
+        _reset_function_caches()
+
+
+def _content_type(key: str) -> str:
+    suffix = key.rsplit(".", 1)[-1]
+    return {
+        "svg": "image/svg+xml",
+        "html": "text/html; charset=utf-8",
+        "js": "text/javascript; charset=utf-8",
+        "css": "text/css; charset=utf-8",
+    }.get(suffix, "application/octet-stream")
+
+
+def set_chaos(region: str = PRIMARY, **state: Any) -> None:
+    import boto3
+
+    value = {"failed": False, "errorRate": 0.0, "writerFailureRate": 0.0, **state}
+    boto3.client("ssm", region_name=region).put_parameter(
+        Name=f"/{APP}/chaos/{region}", Type="String", Value=json.dumps(value), Overwrite=True
+    )
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def http_event(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    claims: dict[str, Any] | None = None,
+    authorized: bool = True,
+    headers: dict[str, str] | None = None,
+    base64_body: bool = False,
+    source_ip: str = "203.0.113.7",
+    route_key: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) event, from events/http_api_request.json."""
+    event = copy.deepcopy(load_event("http_api_request.json"))
+    event["rawPath"] = path
+    event["routeKey"] = route_key or f"{method} {path}"
+    event["requestContext"]["routeKey"] = event["routeKey"]
+    event["requestContext"]["http"].update({"method": method, "path": path, "sourceIp": source_ip})
+    if claims is not None:
+        event["requestContext"]["authorizer"]["jwt"]["claims"] = claims
+    if not authorized:
+        del event["requestContext"]["authorizer"]
+    event["headers"].update(headers or {})
+    if body is not None:
+        text = body if isinstance(body, str | bytes) else json.dumps(body)
+        raw = text.encode() if isinstance(text, str) else text
+        if base64_body:
+            event["body"] = base64.b64encode(raw).decode()
+            event["isBase64Encoded"] = True
+        else:
+            event["body"] = raw.decode()
+    return event
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    log_group_name: str = "/aws/lambda/test-function"
+    log_stream_name: str = "2026/11/25/[$LATEST]abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@pytest.fixture
+def context() -> FakeContext:
+    return FakeContext()
+
+
+def body_of(response: dict[str, Any]) -> Any:
+    body = response["body"]
+    if response.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    return json.loads(body)
