@@ -1,0 +1,175 @@
+"""An active-active, multi-region serverless app: one stack per region, linked through SSM.
+
+Reads and checks the configuration, builds each subsystem in data-flow order, publishes what
+other stacks need as SSM parameters, and exports the endpoints.
+"""
+
+import pulumi
+
+from components.audit import Audit
+from components.auth import Auth, AuthArgs, issuer_url
+from components.change_archive import ChangeArchive, ChangeArchiveArgs
+from components.data import Data, DataArgs
+from components.dead_letters import DeadLetters, DeadLettersArgs
+from components.events import Events, EventsArgs
+from components.failover import Failover, FailoverArgs
+from components.function import dependencies_layer
+from components.linking import GlobalPieces, Linking, LinkingArgs, lookup_global, parameter_arn
+from components.monitoring import Monitoring, MonitoringArgs
+from components.settings import load
+from components.slack_api import SlackApi, SlackApiArgs
+from components.static_content import StaticContent, StaticContentArgs
+from components.user_api import UserApi, UserApiArgs
+
+settings = load()
+app, region, defaults = settings.app, settings.region, settings.functions
+chaos_prefix = settings.parameter("chaos")
+chaos_arn = parameter_arn(region, f"{chaos_prefix}/{region}")
+registry_path = settings.parameter("regions")
+registry_arn = parameter_arn(settings.primary_region, registry_path)
+
+if settings.is_primary:
+    auth = Auth(
+        "auth", AuthArgs(settings.deletion_protection, settings.demo_username, settings.demo_password)
+    )
+    data = Data("data", DataArgs(settings.deletion_protection))
+    pieces = GlobalPieces(auth.user_pool_id, auth.client_id, data.table_name, data.table_arn)
+else:
+    primary = lookup_global(settings)
+    data = Data("data", DataArgs(settings.deletion_protection, primary.table_arn, primary.table_name))
+    pieces = GlobalPieces(primary.user_pool_id, primary.client_id, data.table_name, data.table_arn)
+
+static = StaticContent("static", StaticContentArgs())
+layer = dependencies_layer("dependencies", app, defaults)
+
+slack = SlackApi(
+    "slack",
+    SlackApiArgs(
+        app=app,
+        defaults=defaults,
+        throttle=settings.slack_api_throttle,
+        signing_secret=settings.slack_signing_secret,
+        webhook_url=settings.slack_webhook_url,
+        team_ids=settings.slack_team_ids,
+        primary_region=settings.primary_region,
+        chaos_parameter_prefix=chaos_prefix,
+        registry_path=registry_path,
+        dependencies_layer=layer.arn,
+    ),
+)
+dead_letters = DeadLetters(
+    "dead-letters",
+    DeadLettersArgs(
+        app=app,
+        defaults=defaults,
+        table_name=pieces.table_name,
+        table_arn=pieces.table_arn,
+        webhook_parameter_name=slack.webhook_url.name,
+        webhook_parameter_arn=slack.webhook_url.arn,
+        dependencies_layer=layer.arn,
+    ),
+)
+events = Events(
+    "events",
+    EventsArgs(
+        app=app,
+        defaults=defaults,
+        table_name=pieces.table_name,
+        table_arn=pieces.table_arn,
+        chaos_parameter_prefix=chaos_prefix,
+        chaos_parameter_arn=chaos_arn,
+        dead_letter_queue_arn=dead_letters.queue_arn,
+        dead_letter_queue_url=dead_letters.queue_url,
+    ),
+)
+user_api = UserApi(
+    "user",
+    UserApiArgs(
+        app=app,
+        defaults=defaults,
+        throttle=settings.user_api_throttle,
+        login_throttle=settings.login_throttle,
+        table_name=pieces.table_name,
+        table_arn=pieces.table_arn,
+        bucket_name=static.name,
+        bucket_arn=static.arn,
+        bus_name=events.bus_name,
+        bus_arn=events.bus_arn,
+        event_source=events.source,
+        chaos_parameter_prefix=chaos_prefix,
+        chaos_parameter_arn=chaos_arn,
+        registry_path=registry_path,
+        registry_arn=registry_arn,
+        primary_region=settings.primary_region,
+        user_pool_id=pieces.user_pool_id,
+        client_id=pieces.client_id,
+        issuer=issuer_url(settings.primary_region, pieces.user_pool_id),
+        domain=settings.domain,
+    ),
+)
+archive = ChangeArchive(
+    "archive",
+    ChangeArchiveArgs(
+        table_name=pieces.table_name,
+        region=region,
+        retention_days=settings.archive_retention_days,
+        log_retention_days=defaults.log_retention_days,
+    ),
+)
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        app=app,
+        defaults=defaults,
+        region=region,
+        regions=settings.regions,
+        table_name=pieces.table_name,
+        table_arn=pieces.table_arn,
+        functions={
+            **user_api.functions,
+            "slack_commands": slack.function,
+            "writer": events.writer,
+            "dead_letters": dead_letters.handler,
+        },
+        user_api_id=user_api.api_id,
+        slack_api_id=slack.api.id,
+        queues={"dead-letters": dead_letters.queue.name, "parked": dead_letters.parked.name},
+        failed_login_threshold=settings.failed_login_threshold,
+        error_rate_threshold=settings.error_rate_threshold,
+        webhook_parameter_name=slack.webhook_url.name,
+        webhook_parameter_arn=slack.webhook_url.arn,
+        dependencies_layer=layer.arn,
+        dead_letter_queue_arn=dead_letters.queue_arn,
+    ),
+)
+Failover(
+    "failover",
+    FailoverArgs(
+        region=region,
+        chaos_parameter_prefix=chaos_prefix,
+        error_rate=settings.error_rate,
+        domain=settings.domain,
+        domain_target=user_api.domain_target,
+        api_endpoint=user_api.http.url,
+    ),
+)
+Linking(
+    "linking",
+    LinkingArgs(
+        settings=settings,
+        user_api_url=user_api.url,
+        slack_api_url=slack.url,
+        global_pieces=pieces if settings.is_primary else None,
+    ),
+)
+if settings.audit_trail and settings.is_primary:
+    Audit("audit")
+
+pulumi.export("region", region)
+pulumi.export("userApiUrl", user_api.url)
+pulumi.export("slackApiUrl", slack.url)
+pulumi.export("slackCommandsUrl", pulumi.Output.concat(slack.url, "/slack/commands"))
+pulumi.export("tableName", pieces.table_name)
+pulumi.export("staticBucket", static.name)
+pulumi.export("archiveBucket", archive.bucket_name)
+pulumi.export("dashboard", monitoring.dashboard.dashboard_name)

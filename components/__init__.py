@@ -1,0 +1,1 @@
+"""One ComponentResource per subsystem of the app; `__main__.py` wires them together."""

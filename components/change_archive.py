@@ -1,0 +1,142 @@
+"""The change archive: every change to the table streams to Kinesis, and Firehose writes it to
+an archive bucket under date-partitioned keys."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.secure_bucket import SecureBucket, SecureBucketArgs
+
+PARTITIONS = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+
+
+@dataclass
+class ChangeArchiveArgs:
+    table_name: pulumi.Input[str]
+    region: str
+    retention_days: int
+    log_retention_days: int
+
+
+class ChangeArchive(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: ChangeArchiveArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("active-active:archive:ChangeArchive", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.stream = aws.kinesis.Stream(
+            f"{name}-stream",
+            stream_mode_details={"stream_mode": "ON_DEMAND"},
+            retention_period=24,
+            encryption_type="KMS",
+            kms_key_id="alias/aws/kinesis",
+            opts=child,
+        )
+        aws.dynamodb.KinesisStreamingDestination(
+            f"{name}-table-changes",
+            stream_arn=self.stream.arn,
+            table_name=args.table_name,
+            opts=child,
+        )
+        self.bucket = SecureBucket(
+            f"{name}-bucket",
+            SecureBucketArgs(
+                lifecycle_rules=[
+                    {
+                        "id": "archive-then-expire",
+                        "status": "Enabled",
+                        "filter": {"prefix": "changes/"},
+                        "transitions": [{"days": 30, "storage_class": "STANDARD_IA"}],
+                        "expiration": {"days": args.retention_days},
+                    }
+                ]
+            ),
+            child,
+        )
+        delivery_logs = aws.cloudwatch.LogGroup(
+            f"{name}-delivery-logs", retention_in_days=args.log_retention_days, opts=child
+        )
+        delivery_log_stream = aws.cloudwatch.LogStream(
+            f"{name}-delivery-errors", log_group_name=delivery_logs.name, opts=child
+        )
+        role = aws.iam.Role(
+            f"{name}-firehose-role",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "firehose.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-firehose-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "kinesis:DescribeStream",
+                                "kinesis:GetShardIterator",
+                                "kinesis:GetRecords",
+                                "kinesis:ListShards",
+                            ],
+                            "Resource": self.stream.arn,
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucket"],
+                            "Resource": self.bucket.arn,
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+                            "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "logs:PutLogEvents",
+                            "Resource": delivery_logs.arn.apply(lambda arn: f"{arn}:*"),
+                        },
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        # A Kinesis source brings its own encryption (the stream's); the bucket encrypts at rest.
+        self.delivery = aws.kinesis.FirehoseDeliveryStream(
+            f"{name}-delivery",
+            destination="extended_s3",
+            kinesis_source_configuration={"kinesis_stream_arn": self.stream.arn, "role_arn": role.arn},
+            extended_s3_configuration={
+                "role_arn": role.arn,
+                "bucket_arn": self.bucket.arn,
+                "prefix": f"changes/region={args.region}/{PARTITIONS}",
+                "error_output_prefix": f"errors/!{{firehose:error-output-type}}/{PARTITIONS}",
+                "buffering_size": 5,
+                "buffering_interval": 60,
+                "compression_format": "GZIP",
+                "cloudwatch_logging_options": {
+                    "enabled": True,
+                    "log_group_name": delivery_logs.name,
+                    "log_stream_name": delivery_log_stream.name,
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        self.stream_name = self.stream.name
+        self.bucket_name = self.bucket.name
+        self.register_outputs({"streamName": self.stream_name, "bucketName": self.bucket_name})

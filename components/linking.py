@@ -1,0 +1,98 @@
+"""How stacks find each other: SSM parameters only, never stack references or exports.
+
+- The primary stack publishes the global pieces (Cognito ids, the table) under
+  ``/<app>/global/...`` in the primary region; secondary stacks look them up.
+- Every stack registers its public endpoints at ``/<app>/regions/<region>`` in the primary
+  region, where the `/config` endpoint and the Slack commands find every deployed region.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.settings import ConfigError, Settings
+
+GLOBAL_KEYS = ("user-pool-id", "user-pool-client-id", "table-name", "table-arn")
+
+
+@dataclass
+class GlobalPieces:
+    user_pool_id: pulumi.Input[str]
+    client_id: pulumi.Input[str]
+    table_name: pulumi.Input[str]
+    table_arn: pulumi.Input[str]
+
+
+def lookup_global(settings: Settings) -> GlobalPieces:
+    """The primary stack's global pieces, or a clear error if it was never deployed."""
+    values = {}
+    for key in GLOBAL_KEYS:
+        name = settings.parameter("global", key)
+        try:
+            values[key] = aws.ssm.get_parameter(name=name, region=settings.primary_region).value
+        except Exception as error:  # noqa: BLE001 - a failed invoke arrives as a plain Exception
+            raise ConfigError(
+                f"SSM parameter {name} was not found in {settings.primary_region} ({error}): "
+                f"deploy the primary region first: pulumi stack select {settings.primary_region} && pulumi up"
+            ) from None
+    return GlobalPieces(
+        user_pool_id=values["user-pool-id"],
+        client_id=values["user-pool-client-id"],
+        table_name=values["table-name"],
+        table_arn=values["table-arn"],
+    )
+
+
+@dataclass
+class LinkingArgs:
+    settings: Settings
+    user_api_url: pulumi.Input[str]
+    slack_api_url: pulumi.Input[str]
+    # Only the primary stack publishes the global pieces.
+    global_pieces: GlobalPieces | None = None
+
+
+class Linking(pulumi.ComponentResource):
+    def __init__(self, name: str, args: LinkingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("active-active:linking:Linking", name, None, opts)
+        settings = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        if args.global_pieces is not None:
+            pieces = args.global_pieces
+            for key, value in zip(
+                GLOBAL_KEYS,
+                (pieces.user_pool_id, pieces.client_id, pieces.table_name, pieces.table_arn),
+                strict=True,
+            ):
+                aws.ssm.Parameter(
+                    f"{name}-global-{key}",
+                    name=settings.parameter("global", key),
+                    type="String",
+                    value=value,
+                    description=f"Published by the primary stack for secondary stacks: {key}",
+                    opts=child,
+                )
+        endpoints = pulumi.Output.all(api=args.user_api_url, slackApi=args.slack_api_url).apply(
+            lambda resolved: json.dumps(resolved, sort_keys=True)
+        )
+        self.registration = aws.ssm.Parameter(
+            f"{name}-region",
+            name=settings.parameter("regions", settings.region),
+            type="String",
+            value=endpoints,
+            region=settings.primary_region,
+            description=f"Public endpoints of {settings.region}",
+            opts=child,
+        )
+        self.register_outputs({"registration": self.registration.name})
+
+
+def parameter_arn(region: str, name: str) -> pulumi.Output[str]:
+    """The ARN of an SSM parameter (or path) by name, for IAM policies written before it exists."""
+    account = aws.get_caller_identity_output().account_id
+    partition = aws.get_partition_output().partition
+    return pulumi.Output.concat("arn:", partition, ":ssm:", region, ":", account, ":parameter", name)

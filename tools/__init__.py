@@ -1,0 +1,1 @@
+"""Developer tools: run the Pulumi program offline (synth) under Pulumi's mocks."""
