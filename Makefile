@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt | sha256sum | cut -c1-12)
 STACK ?= us-east-1
 
-.PHONY: help venv test unit lint synth demo bench lock clean
+.PHONY: help venv test lint synth demo bench lock clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ lint: $(STAMP) ## ruff, formatting, mypy over the program, workflow schema check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+demo: $(STAMP) ## run the whole system locally, both regions (Ctrl-C stops it)
+	$(PY) -m localcloud
 
 synth: $(STAMP) ## print the stack's resource graph as JSON (STACK=us-east-1)
 	@$(PY) -m tools.synth $(STACK)

@@ -30,10 +30,13 @@ class Failover(pulumi.ComponentResource):
             f"{name}-chaos",
             name=f"{args.chaos_parameter_prefix}/{args.region}",
             type="String",
-            value=json.dumps({"failed": False, "errorRate": args.error_rate, "writerFailureRate": 0.0}),
+            # Not a secret: insecure_value keeps it readable in previews and diffs.
+            insecure_value=json.dumps(
+                {"failed": False, "errorRate": args.error_rate, "writerFailureRate": 0.0}
+            ),
             description="Chaos state of this region (Slack /chaos writes it; functions read it)",
             # Slack commands own the value at run time: a deploy must not undo a failover.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"]),
         )
         self.chaos_parameter_arn = self.chaos.arn
         if args.domain is not None and args.domain_target is not None and args.api_endpoint is not None:

@@ -1,5 +1,8 @@
 """How stacks find each other: SSM parameters only, never stack references or exports.
 
+None of these values is secret, so they are set as ``insecure_value`` and stay readable in
+previews and diffs.
+
 - The primary stack publishes the global pieces (Cognito ids, the table) under
   ``/<app>/global/...`` in the primary region; secondary stacks look them up.
 - Every stack registers its public endpoints at ``/<app>/regions/<region>`` in the primary
@@ -72,7 +75,7 @@ class Linking(pulumi.ComponentResource):
                     f"{name}-global-{key}",
                     name=settings.parameter("global", key),
                     type="String",
-                    value=value,
+                    insecure_value=value,
                     description=f"Published by the primary stack for secondary stacks: {key}",
                     opts=child,
                 )
@@ -83,7 +86,7 @@ class Linking(pulumi.ComponentResource):
             f"{name}-region",
             name=settings.parameter("regions", settings.region),
             type="String",
-            value=endpoints,
+            insecure_value=endpoints,
             region=settings.primary_region,
             description=f"Public endpoints of {settings.region}",
             opts=child,

@@ -29,7 +29,7 @@ class MonitoringArgs:
     regions: Sequence[str]
     table_name: pulumi.Input[str]
     table_arn: pulumi.Input[str]
-    functions: Mapping[str, AppFunction]  # every function of the stack, by source folder
+    functions: Mapping[str, AppFunction]  # every other function of the stack, by source folder
     user_api_id: pulumi.Input[str]
     slack_api_id: pulumi.Input[str]
     queues: Mapping[str, pulumi.Input[str]]  # dead letter queue names, by label
@@ -230,7 +230,8 @@ class Monitoring(pulumi.ComponentResource):
             for label, queue_name in args.queues.items()
         ]
 
-        function_names = {source: function.name for source, function in args.functions.items()}
+        own = {"notifier": self.notifier, "security": self.security}
+        function_names = {source: function.name for source, function in {**args.functions, **own}.items()}
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=f"{args.app}-{args.region}",

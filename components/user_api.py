@@ -71,7 +71,13 @@ class UserApi(pulumi.ComponentResource):
             "login": function(
                 "login",
                 "POST /login: Cognito sign-in, every attempt recorded",
-                {"TABLE_NAME": args.table_name, "USER_POOL_CLIENT_ID": args.client_id, **chaos_env},
+                {
+                    "TABLE_NAME": args.table_name,
+                    "USER_POOL_CLIENT_ID": args.client_id,
+                    # Cognito lives in the primary region; every region's login calls it there.
+                    "PRIMARY_REGION": args.primary_region,
+                    **chaos_env,
+                },
                 [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": args.table_arn}, read_chaos],
             ),
             "hello": function(

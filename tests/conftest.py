@@ -256,3 +256,19 @@ def body_of(response: dict[str, Any]) -> Any:
     if response.get("isBase64Encoded"):
         body = base64.b64decode(body).decode()
     return json.loads(body)
+
+
+@pytest.fixture
+def slack_webhook(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Slack's incoming webhook replaced in-process: records messages, can answer with errors."""
+    from slack_sdk.webhook import WebhookClient, WebhookResponse
+    from webhook_helpers import SlackWebhook
+
+    hook = SlackWebhook()
+
+    def send(self: WebhookClient, *, text: Any = None, blocks: Any = None, **_: Any) -> WebhookResponse:
+        status, body = hook.send(self.url, text, blocks)
+        return WebhookResponse(url=self.url, status_code=status, body=body, headers={})
+
+    monkeypatch.setattr(WebhookClient, "send", send)
+    return hook

@@ -68,9 +68,9 @@ class GraphMonitor(mocks.MockMonitor):
         return response
 
 
-def stack_config(stack: str) -> tuple[dict[str, str], list[str]]:
+def stack_config(stack: str, path: Path | None = None) -> tuple[dict[str, str], list[str]]:
     """The stack file's config as the engine passes it (values as strings) and its secret keys."""
-    path = ROOT / f"Pulumi.{stack}.yaml"
+    path = path or ROOT / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise SystemExit(f"no stack file {path.name}: create it with `aws:region: {stack}` under `config:`")
     raw = yaml.safe_load(path.read_text()) or {}

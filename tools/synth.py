@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -169,8 +170,10 @@ def fake_outputs(typ: str, name: str, inputs: dict[str, Any], region: str) -> tu
     return resource_id, outputs
 
 
-def synthesize(stack: str, primary_missing: bool = False, details: bool = False) -> dict[str, Any]:
-    config, secret_keys = program.stack_config(stack)
+def synthesize(
+    stack: str, primary_missing: bool = False, details: bool = False, stack_file: Path | None = None
+) -> dict[str, Any]:
+    config, secret_keys = program.stack_config(stack, stack_file)
     for key, value in PLACEHOLDER_SECRETS.items():
         full_key = f"{program.PROJECT}:{key}"
         if full_key not in config:
@@ -204,9 +207,10 @@ def main() -> None:
         "--primary-missing", action="store_true", help="the primary's SSM parameters are absent"
     )
     parser.add_argument("--details", action="store_true", help="also print each resource's id and outputs")
+    parser.add_argument("--stack-file", type=Path, help="read config from this file, not Pulumi.<stack>.yaml")
     options = parser.parse_args()
     try:
-        graph = synthesize(options.stack, options.primary_missing, options.details)
+        graph = synthesize(options.stack, options.primary_missing, options.details, options.stack_file)
     except pulumi.RunError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -1,0 +1,67 @@
+"""POST /click (JWT), optional body ``{"clickId": "<uuid>"}``: count a page view.
+
+200 ``{views, message: "page viewed N times", region, image, eventId}``. With probability
+``errorRate`` (this region's chaos state) the request fails on purpose: 500 ``{error, retry: true,
+image: the error image, region}``, counted as the InjectedFailures metric, nothing put on the bus.
+
+Environment: TABLE_NAME, BUS_NAME, EVENT_SOURCE (see ``click.logic``), STATIC_BUCKET
+(``shared.images``), CHAOS_PARAMETER_PREFIX (region guard and errorRate), AWS_REGION,
+POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
+"""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from click.logic import Clicks, InjectedFailure, event_id_from
+from shared import aws, chaos, images
+from shared.http import (
+    create_resolver,
+    error_response,
+    json_object_body,
+    json_response,
+    jwt_claims,
+    username_from,
+)
+
+logger, tracer, metrics = Logger(), Tracer(), Metrics()
+app = create_resolver()
+
+
+@app.post("/click")
+def click() -> Response:
+    claims = jwt_claims(app)
+    event_id = event_id_from(json_object_body(app, required=False))
+    clicks = Clicks.from_environment()
+    clicks.inject_failure(chaos.current().error_rate)
+    views = clicks.views(claims["sub"]) + 1
+    image = images.data_uri("clicked")
+    clicks.publish(clicks.page_view(event_id, claims["sub"], username_from(claims)))
+    return json_response(
+        200,
+        {
+            "views": views,
+            "message": f"page viewed {views} times",
+            "region": clicks.region,
+            "image": image,
+            "eventId": event_id,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@app.exception_handler(InjectedFailure)
+def injected_failure(error: InjectedFailure) -> Response:
+    metrics.add_metric(name="InjectedFailures", unit=MetricUnit.Count, value=1)
+    logger.warning("injected failure", extra={"reason": str(error)})
+    return error_response(
+        500, f"injected failure: {error}", retry=True, image=images.data_uri("error"), region=aws.region()
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""The dead letter handler: records each dead event and alerts Slack (SQS event source)."""

@@ -1,0 +1,48 @@
+"""GET /config (public): what the browser needs to use every region.
+
+``{region, primaryRegion, regions: [{region, api}], cognito: {region, userPoolId, clientId}}``.
+Never region-guarded: a browser that lands on a failed region must still learn the others.
+
+Environment: REGISTRY_PATH, PRIMARY_REGION (``shared.registry``; Cognito lives in the primary
+region), USER_POOL_ID, USER_POOL_CLIENT_ID, AWS_REGION, POWERTOOLS_SERVICE_NAME.
+"""
+
+import os
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from shared import aws, registry
+from shared.http import create_resolver, json_response
+
+# As long as the registry's own cache: a new region reaches browsers within a minute.
+CACHE_CONTROL = f"public, max-age={registry.MAX_AGE_SECONDS}"
+
+logger, tracer = Logger(), Tracer()
+app = create_resolver(guard_region=False)
+
+
+@app.get("/config")
+def config() -> Response:
+    primary = os.environ["PRIMARY_REGION"]
+    return json_response(
+        200,
+        {
+            "region": aws.region(),
+            "primaryRegion": primary,
+            "regions": [{"region": entry.region, "api": entry.api} for entry in registry.regions().values()],
+            "cognito": {
+                "region": primary,
+                "userPoolId": os.environ["USER_POOL_ID"],
+                "clientId": os.environ["USER_POOL_CLIENT_ID"],
+            },
+        },
+        headers={"Cache-Control": CACHE_CONTROL},
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

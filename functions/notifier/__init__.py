@@ -1,0 +1,1 @@
+"""The alarm notifier: CloudWatch alarm notifications from SNS to Slack (Block Kit)."""

@@ -1,0 +1,1 @@
+"""The Slack API's function: verified `/chaos` slash commands and Events API requests."""

@@ -1,0 +1,70 @@
+"""The Slack API: `POST /slack/commands` (the `/chaos` slash command) and `POST /slack/events`.
+
+Never region-guarded: operators must reach it to recover a failed region. Every request's
+Slack signature is verified first (``verify.require_slack_signature``), then its team.
+Heavy modules (boto3, slack_sdk) load on first use, inside Slack's 3 s budget.
+
+Environment:
+- SLACK_SIGNING_SECRET_PARAMETER, ALLOWED_TEAM_IDS (``verify``).
+- CHAOS_PARAMETER_PREFIX, REGISTRY_PATH, PRIMARY_REGION (``store``).
+- POWERTOOLS_SERVICE_NAME, AWS_REGION.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from shared.http import ApiError, create_resolver, json_response
+from slack_commands import verify
+
+if TYPE_CHECKING:
+    from slack_commands.store import SsmChaosStore
+
+logger = Logger()
+tracer = Tracer()
+app = create_resolver(guard_region=False)
+app.use(middlewares=[verify.require_slack_signature])
+
+
+@functools.cache
+def chaos_store() -> SsmChaosStore:
+    """One store per container (its clients are reused across requests)."""
+    from slack_commands.store import SsmChaosStore
+
+    return SsmChaosStore()
+
+
+@app.post("/slack/commands")
+def slash_command() -> Response:
+    from slack_commands import commands
+
+    form = verify.form_fields(verify.verified_body(app))
+    team = verify.require_allowed_team(form.get("team_id"))
+    user = form.get("user_name") or form.get("user_id", "")
+    reply = commands.handle(form.get("text", ""), chaos_store(), user=user, team=team)
+    return json_response(200, reply.to_slack())
+
+
+@app.post("/slack/events")
+def slack_event() -> Response:
+    payload = verify.json_object(verify.verified_body(app))
+    if "team_id" in payload:
+        verify.require_allowed_team(payload["team_id"])
+    if payload.get("type") == "url_verification":
+        challenge = payload.get("challenge")
+        if not isinstance(challenge, str) or not challenge:
+            raise ApiError(400, "url_verification needs a 'challenge' string")
+        return json_response(200, {"challenge": challenge})
+    return json_response(200, {})
+
+
+# log_event=False whatever the environment says: the event carries the Slack signature.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,74 @@
+"""The ChaosStore over SSM: deployed regions from the registry, each region's chaos parameter.
+
+Regions are read and written in parallel threads with a deadline, so one slow or unreachable
+region neither delays the answer past Slack's 3 s nor hides the others' state.
+
+Environment: REGISTRY_PATH and PRIMARY_REGION (``shared.registry``), CHAOS_PARAMETER_PREFIX
+(``shared.chaos``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+from shared import aws, chaos, registry
+from shared.chaos import ChaosState, ChaosStateError
+from slack_commands.commands import StoreError
+
+T = TypeVar("T")
+
+# Reads then writes must both fit in Slack's 3 s with room for the rest of the request.
+TIMEOUT_SECONDS = 1.2
+
+
+class SsmChaosStore:
+    def __init__(self, timeout_seconds: float = TIMEOUT_SECONDS) -> None:
+        self.timeout_seconds = timeout_seconds
+
+    def regions(self) -> list[str]:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        try:
+            return list(registry.regions())
+        except (GetParameterError, ValueError, KeyError) as error:
+            raise StoreError(f"region registry unreadable: {type(error).__name__}") from error
+
+    def read(self, regions: Sequence[str]) -> dict[str, ChaosState | StoreError]:
+        return self._each(regions, chaos.read)
+
+    def write(self, states: Mapping[str, ChaosState]) -> dict[str, StoreError | None]:
+        return self._each(list(states), lambda region: chaos.write(region, states[region]))
+
+    def _each(self, regions: Sequence[str], call: Callable[[str], T]) -> dict[str, T | StoreError]:
+        """``call(region)`` for every region at once; each failure or timeout becomes a StoreError."""
+        if not regions:
+            return {}
+        for region in regions:
+            # Create clients on this thread: boto3's default session is not thread-safe; clients are.
+            aws.client("ssm", region)
+        pool = ThreadPoolExecutor(max_workers=len(regions), thread_name_prefix="chaos")
+        futures = {region: pool.submit(call, region) for region in regions}
+        done, _ = wait(futures.values(), timeout=self.timeout_seconds)
+        # Don't wait for stragglers: Lambda freezes them with the container after the answer.
+        pool.shutdown(wait=False, cancel_futures=True)
+        return {region: self._outcome(future, done) for region, future in futures.items()}
+
+    def _outcome(self, future: Future[T], done: set[Future[T]]) -> T | StoreError:
+        if future not in done:
+            return StoreError(f"no answer within {self.timeout_seconds:g} s; check again with status")
+        error = future.exception()
+        if error is None:
+            return future.result()
+        if isinstance(error, ChaosStateError):
+            return StoreError(str(error), corrupt=True)
+        return StoreError(_describe(error))
+
+
+def _describe(error: BaseException) -> str:
+    """The AWS error code (e.g. ``AccessDeniedException``), not the message with its ARNs."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code") or type(error).__name__)
+    return type(error).__name__

@@ -1,0 +1,155 @@
+"""Is this request from Slack, from an allowed team? And its verified body, decoded.
+
+Slack signs each request: ``x-slack-signature`` = ``v0=`` + HMAC-SHA256 of
+``v0:<x-slack-request-timestamp>:<raw body>`` with the app's signing secret. The raw body is
+the bytes exactly as Slack sent them, so a base64 body from API Gateway is decoded first and
+never re-encoded. slack_sdk's ``SignatureVerifier`` checks the HMAC in constant time and
+rejects timestamps more than 5 minutes from now (either way: replays and forged future
+timestamps).
+
+Environment:
+- SLACK_SIGNING_SECRET_PARAMETER: name of the SecureString SSM parameter holding the signing
+  secret (read with decryption, cached for SECRET_MAX_AGE_SECONDS; never logged).
+- ALLOWED_TEAM_IDS: comma-separated Slack team (workspace) ids allowed to send requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from shared.http import ApiError
+
+logger = Logger(child=True)
+
+SIGNATURE_HEADER = "x-slack-signature"
+TIMESTAMP_HEADER = "x-slack-request-timestamp"
+INVALID_SIGNATURE = "invalid Slack signature"
+MISSING_HEADERS = f"missing Slack signature headers ({SIGNATURE_HEADER}, {TIMESTAMP_HEADER})"
+# Rotating the secret in SSM takes effect within this time, without a deploy.
+SECRET_MAX_AGE_SECONDS = 300
+# Slack's payloads are a few KB; anything near this is not from Slack's slash commands.
+MAX_BODY_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 64
+BODY_CONTEXT_KEY = "slack_body"
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+
+
+class SystemClock:
+    """The time slack_sdk compares request timestamps with; tests replace ``clock``."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+clock: Any = SystemClock()
+
+
+def signing_secret() -> str:
+    from aws_lambda_powertools.utilities import parameters
+
+    name = os.environ["SLACK_SIGNING_SECRET_PARAMETER"]
+    return str(parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS))
+
+
+def raw_body(event: APIGatewayProxyEventV2) -> bytes:
+    """The body bytes as Slack sent them (API Gateway base64-encodes form bodies)."""
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as error:
+        # The signature covers bytes we cannot recover, so it cannot be checked.
+        raise ApiError(401, INVALID_SIGNATURE) from error
+
+
+def verify_signature(body: bytes, timestamp: str, signature: str, secret: str) -> None:
+    """Return if Slack signed ``body`` at ``timestamp``, within 5 minutes of now; else ApiError 401."""
+    from slack_sdk.signature import SignatureVerifier
+
+    # slack_sdk raises on a non-numeric timestamp, a non-UTF-8 body or a non-ASCII signature;
+    # none of them can be Slack's, so they are rejected before it sees them.
+    if not (_TIMESTAMP.fullmatch(timestamp) and _SIGNATURE.fullmatch(signature) and _is_utf8(body)):
+        raise ApiError(401, INVALID_SIGNATURE)
+    if not SignatureVerifier(secret, clock=clock).is_valid(body, timestamp, signature):
+        raise ApiError(401, INVALID_SIGNATURE)
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def require_slack_signature(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """Middleware: verify before any route runs; routes read the body with ``verified_body``."""
+    event = app.current_event
+    timestamp = event.get_header_value(TIMESTAMP_HEADER, case_sensitive=False)
+    signature = event.get_header_value(SIGNATURE_HEADER, case_sensitive=False)
+    try:
+        # Headers first: a request without them never costs an SSM call.
+        if not timestamp or not signature:
+            raise ApiError(401, MISSING_HEADERS)
+        body = raw_body(event)
+        verify_signature(body, timestamp, signature, signing_secret())
+    except ApiError:
+        logger.warning("rejected a request without a valid Slack signature", extra={"path": event.path})
+        raise
+    if len(body) > MAX_BODY_BYTES:
+        raise ApiError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+    app.append_context(**{BODY_CONTEXT_KEY: body})
+    return next_middleware(app)
+
+
+def verified_body(app: APIGatewayHttpResolver) -> bytes:
+    return app.context[BODY_CONTEXT_KEY]
+
+
+def allowed_team_ids() -> frozenset[str]:
+    teams = os.environ.get("ALLOWED_TEAM_IDS", "").split(",")
+    return frozenset(team.strip() for team in teams if team.strip())
+
+
+def require_allowed_team(team_id: object) -> str:
+    """The team id if it is allowed; else ApiError 403."""
+    if not isinstance(team_id, str) or team_id not in allowed_team_ids():
+        raise ApiError(403, "this Slack team is not allowed to use this app")
+    return team_id
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body as single-valued fields; else ApiError 400."""
+    try:
+        text = body.decode("utf-8")
+        parsed = parse_qs(text, keep_blank_values=True, strict_parsing=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError as error:  # also UnicodeDecodeError and too many fields
+        raise ApiError(400, "request body is not a valid form") from error
+    repeated = sorted(name for name, values in parsed.items() if len(values) > 1)
+    if repeated:
+        raise ApiError(400, f"form field '{repeated[0]}' is repeated")
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ApiError(400, "request body is not valid JSON") from error
+    if not isinstance(payload, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return payload

@@ -1,0 +1,1 @@
+"""The writer: stores each page view exactly once (EventBridge target)."""

@@ -1,0 +1,199 @@
+"""Store a page view exactly once, counted in this region's counter item.
+
+One DynamoDB transaction writes both items: a guard keyed by the event id, put only if absent,
+and ``ADD views 1`` on the user's counter for this region. A redelivered event fails the
+guard's condition, which cancels the whole transaction, so retries never count twice; and
+because each region adds only to its own counter item (summed on read), two regions counting
+at once never overwrite each other under the global table's last-writer-wins.
+
+Environment:
+- TABLE_NAME: the app's table.
+- CHAOS_PARAMETER_PREFIX: read by ``shared.chaos`` for ``writerFailureRate``.
+- AWS_REGION: names this region's counter item.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from shared import aws, chaos, model
+
+logger = Logger(child=True)
+
+DETAIL_TYPE = "PageViewed"
+MAX_ID_LENGTH = 128
+REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+GUARD_ITEM = 0  # position of the guard in the transaction, and of its cancellation reason
+
+
+class InvalidPageView(ValueError):
+    """The event is not a page view this writer can store."""
+
+
+class InjectedWriterFailure(RuntimeError):
+    """The chaos switch failed this invocation on purpose, to exercise retries and the DLQ."""
+
+
+@dataclass(frozen=True)
+class PageView:
+    event_id: str
+    user_id: str
+    username: str
+    region: str
+    at: str  # ISO-8601 with a time zone, as the click function sent it
+
+
+def parse_page_view(event: EventBridgeEvent) -> PageView:
+    """The event's detail as a PageView, or InvalidPageView naming the first field that is wrong.
+
+    Messages name fields and rules, never values: the detail is untrusted input.
+    """
+    detail_type = event.get("detail-type")
+    if detail_type != DETAIL_TYPE:
+        raise InvalidPageView(f"detail-type must be {DETAIL_TYPE!r}")
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise InvalidPageView("detail must be a JSON object")
+    event_id = _string(detail, "eventId", 36)
+    try:
+        canonical = str(uuid.UUID(event_id))
+    except ValueError:
+        canonical = ""
+    if canonical != event_id.lower():
+        raise InvalidPageView("'eventId' must be a UUID string")
+    region = _string(detail, "region", 32)
+    if not REGION_PATTERN.fullmatch(region):
+        raise InvalidPageView("'region' must be an AWS region name")
+    at = _string(detail, "at", 40)
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidPageView("'at' must be an ISO-8601 time with a time zone")
+    return PageView(
+        event_id=event_id,
+        user_id=_string(detail, "userId", MAX_ID_LENGTH),
+        username=_string(detail, "username", MAX_ID_LENGTH),
+        region=region,
+        at=at,
+    )
+
+
+def _string(detail: dict[str, Any], name: str, max_length: int) -> str:
+    value = detail.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidPageView(f"'{name}' must be a non-empty string")
+    if len(value) > max_length:
+        raise InvalidPageView(f"'{name}' must be at most {max_length} characters")
+    return value
+
+
+def _writer_failure_rate() -> float:
+    return chaos.current().writer_failure_rate
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Writer:
+    dynamodb: Any
+    table_name: str
+    region: str
+    metrics: Metrics
+    failure_rate: Callable[[], float] = _writer_failure_rate
+    chance: Callable[[], float] = random.random  # injectable so tests decide the dice
+    clock: Callable[[], datetime] = _now
+
+    @classmethod
+    def from_environment(cls, metrics: Metrics) -> Writer:
+        return cls(
+            dynamodb=aws.client("dynamodb"),
+            table_name=os.environ["TABLE_NAME"],
+            region=aws.region(),
+            metrics=metrics,
+        )
+
+    def handle(self, event: EventBridgeEvent) -> dict[str, Any]:
+        try:
+            view = parse_page_view(event)
+        except InvalidPageView as error:
+            logger.warning("rejected an invalid page view", extra={"reason": str(error)})
+            raise
+        self.inject_failure(view)
+        if self.store(view):
+            self.metrics.add_metric(name="PageViewsStored", unit=MetricUnit.Count, value=1)
+            logger.info("page view stored", extra={"eventId": view.event_id})
+            status = "stored"
+        else:
+            self.metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
+            logger.info("duplicate page view ignored: already stored", extra={"eventId": view.event_id})
+            status = "duplicate"
+        return {"eventId": view.event_id, "status": status, "region": self.region}
+
+    def inject_failure(self, view: PageView) -> None:
+        """Fail before writing anything, as often as this region's chaos state asks."""
+        rate = self.failure_rate()
+        if rate > 0 and self.chance() < rate:
+            logger.warning(
+                "injected writer failure", extra={"eventId": view.event_id, "writerFailureRate": rate}
+            )
+            raise InjectedWriterFailure(f"injected writer failure (writerFailureRate {rate})")
+
+    def store(self, view: PageView) -> bool:
+        """True when stored now, False when the guard shows it was stored before."""
+        guard = {
+            model.PARTITION_KEY: {"S": model.event_key(view.event_id)},
+            model.SORT_KEY: {"S": model.EVENT_SORT_KEY},
+            "userId": {"S": view.user_id},
+            "region": {"S": view.region},
+            "at": {"S": view.at},
+            model.TTL_ATTRIBUTE: {"N": str(model.expires_at(self.clock(), model.EVENT_GUARD_TTL))},
+        }
+        counter = {
+            model.PARTITION_KEY: {"S": model.user_key(view.user_id)},
+            model.SORT_KEY: {"S": model.views_key(self.region)},
+        }
+        try:
+            self.dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": guard,
+                            "ConditionExpression": "attribute_not_exists(#pk)",
+                            "ExpressionAttributeNames": {"#pk": model.PARTITION_KEY},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": counter,
+                            "UpdateExpression": "ADD #views :one",
+                            "ExpressionAttributeNames": {"#views": "views"},
+                            "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        }
+                    },
+                ]
+            )
+        except self.dynamodb.exceptions.TransactionCanceledException as error:
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
+            if reasons and reasons[GUARD_ITEM] == "ConditionalCheckFailed":
+                return False
+            logger.warning(
+                "page view transaction cancelled", extra={"eventId": view.event_id, "reasons": reasons}
+            )
+            raise
+        return True

@@ -1,0 +1,20 @@
+"""The local cloud: runs the real Pulumi program against moto and emulates AWS's data plane.
+
+One module per emulated service: ``deployer`` (resources into moto), ``gateway`` (HTTP APIs),
+``runner`` and ``worker`` (Lambda), ``events`` (EventBridge, SQS, SNS delivery), ``slack``
+(the Slack stand-in), ``frontdoor`` (a Route 53 latency record with health checks), and
+``main`` (``make demo``) which starts them all.
+"""
+
+from typing import Any
+
+# moto's default account.
+ACCOUNT = "123456789012"
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
+
+
+def secret_value(value: Any) -> Any:
+    """A value as Pulumi passed it, with the secret wrapper (if any) removed."""
+    if isinstance(value, dict) and SECRET_SIGNATURE in value:
+        return value["value"]
+    return value

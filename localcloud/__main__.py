@@ -1,0 +1,3 @@
+from localcloud.main import main
+
+main()

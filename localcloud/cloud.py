@@ -1,0 +1,339 @@
+"""The data plane of every deployed region, built from the graphs the deployer wrote.
+
+Reads each region's resources (functions, APIs, routes, authorizers, stages, rules, targets,
+event source mappings) and wires the local services together: Lambda runner, gateways,
+EventBridge and SQS delivery, logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from localcloud import gateway
+from localcloud.events import Poller, RuleTarget, eventbridge_delivery, sqs_event_source
+from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("localcloud")
+
+
+def aws_client(service: str, region: str, endpoint: str) -> Any:
+    return boto3.session.Session().client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="localcloud",
+        aws_secret_access_key="localcloud",  # noqa: S106 - moto accepts any credentials
+    )
+
+
+class Graph:
+    """One region's deployed resources, with look-ups by type, id and ARN."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.region: str = data["region"]
+        self.resources: list[dict[str, Any]] = data["resources"]
+        self.taps: dict[str, str] = data.get("taps", {})
+        self.not_emulated: list[dict[str, str]] = data.get("notEmulated", [])
+
+    def of_type(self, typ: str) -> list[dict[str, Any]]:
+        return [resource for resource in self.resources if resource["type"] == typ]
+
+    def by_id(self, typ: str, resource_id: str) -> dict[str, Any]:
+        return next(r for r in self.of_type(typ) if r["id"] == resource_id)
+
+    def where(self, typ: str, key: str, value: Any) -> list[dict[str, Any]]:
+        return [
+            r for r in self.of_type(typ) if r["outputs"].get(key) == value or r["inputs"].get(key) == value
+        ]
+
+
+class LogShipper(threading.Thread):
+    """Batches log lines into CloudWatch Logs (moto) and mirrors them to .localcloud/logs/."""
+
+    def __init__(self, region: str, endpoint: str, directory: Path) -> None:
+        super().__init__(name=f"logs-{region}", daemon=True)
+        self.logs = aws_client("logs", region, endpoint)
+        self.directory = directory
+        self.lines: queue.Queue[tuple[str, str, str, int]] = queue.Queue()
+        self.streams: set[tuple[str, str]] = set()
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def ship(self, group: str, stream: str, line: str) -> None:
+        self.lines.put((group, stream, line, int(time.time() * 1000)))
+
+    def run(self) -> None:
+        while True:
+            batch = [self.lines.get()]
+            time.sleep(0.2)
+            while not self.lines.empty() and len(batch) < 5000:
+                batch.append(self.lines.get_nowait())
+            self._flush(batch)
+
+    def _flush(self, batch: list[tuple[str, str, str, int]]) -> None:
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for group, stream, line, timestamp in batch:
+            grouped.setdefault((group, stream), []).append({"timestamp": timestamp, "message": line})
+        for (group, stream), events in grouped.items():
+            file = self.directory / (re.sub(r"[^A-Za-z0-9_.-]+", "_", group.strip("/")) + ".log")
+            with file.open("a") as handle:
+                handle.writelines(event["message"] + "\n" for event in events)
+            try:
+                if (group, stream) not in self.streams:
+                    self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
+                    self.streams.add((group, stream))
+                self.logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+            except Exception:
+                log.exception("could not ship logs to %s", group)
+
+
+@dataclass
+class Region:
+    graph: Graph
+    functions: dict[str, LocalFunction] = field(default_factory=dict)  # by source folder
+    apis: dict[str, gateway.Api] = field(default_factory=dict)  # "user" | "slack"
+    urls: dict[str, str] = field(default_factory=dict)
+
+
+class LocalCloud:
+    """Every region's data plane: start() serves, stop() ends every thread and process."""
+
+    def __init__(self, graphs: list[dict[str, Any]], moto_url: str, state_dir: Path) -> None:
+        self.moto_url = moto_url
+        self.state_dir = state_dir
+        self.runner = Runner()
+        self.regions: dict[str, Region] = {}
+        self.pollers: list[Poller] = []
+        self.servers: list[BaseWSGIServer] = []
+        self.shippers: dict[str, LogShipper] = {}
+        for data in graphs:
+            graph = Graph(data)
+            shipper = LogShipper(graph.region, moto_url, state_dir / "logs" / graph.region)
+            self.shippers[graph.region] = shipper
+            self.regions[graph.region] = Region(graph)
+        for region in self.regions.values():
+            self._functions(region)
+        for region in self.regions.values():
+            self._apis(region)
+            self._deliveries(region)
+
+    # Lambda
+
+    def _functions(self, region: Region) -> None:
+        graph = region.graph
+        layers = {
+            layer["outputs"]["arn"]: layer for layer in graph.of_type("aws:lambda/layerVersion:LayerVersion")
+        }
+        code_root = self.state_dir / "code"
+        sqs = aws_client("sqs", graph.region, self.moto_url)
+        for resource in graph.of_type("aws:lambda/function:Function"):
+            inputs, outputs = resource["inputs"], resource["outputs"]
+            paths = [str(extract(ROOT / inputs["code"]["FileArchive"], code_root))]
+            for arn in inputs.get("layers", []):
+                if arn in layers:
+                    paths.append(
+                        str(
+                            extract(ROOT / layers[arn]["inputs"]["code"]["FileArchive"], code_root) / "python"
+                        )
+                    )
+            invoke_config = next(
+                (
+                    c["inputs"]
+                    for c in graph.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+                    if c["inputs"]["functionName"] == outputs["name"]
+                ),
+                {},
+            )
+            spec = FunctionSpec(
+                name=outputs["name"],
+                arn=outputs["arn"],
+                source=inputs["handler"].split(".")[0],
+                region=graph.region,
+                handler=inputs["handler"],
+                paths=paths,
+                environment=self._environment(graph.region, inputs, outputs),
+                timeout=float(inputs.get("timeout", 3)),
+                memory=int(inputs.get("memorySize", 128)),
+                log_group=inputs["loggingConfig"]["logGroup"],
+                reserved_concurrency=inputs.get("reservedConcurrentExecutions"),
+                max_retries=int(invoke_config.get("maximumRetryAttempts", 2)),
+                on_failure=((invoke_config.get("destinationConfig") or {}).get("onFailure") or {}).get(
+                    "destination"
+                ),
+            )
+            function = LocalFunction(spec, self.shippers[graph.region].ship, self._sender(sqs))
+            self.runner.add(function)
+            region.functions[spec.source] = function
+
+    def _sender(self, sqs: Any) -> Any:
+        def send(queue_arn: str, body: str) -> None:
+            name = queue_arn.rsplit(":", 1)[-1]
+            sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], MessageBody=body)
+
+        return send
+
+    def _environment(self, region: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> dict[str, str]:
+        variables = dict((inputs.get("environment") or {}).get("variables") or {})
+        return {
+            **{key: os.environ[key] for key in ("PATH", "LANG", "HOME", "SYSTEMROOT") if key in os.environ},
+            **variables,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ACCESS_KEY_ID": "localcloud",
+            "AWS_SECRET_ACCESS_KEY": "localcloud",
+            "AWS_LAMBDA_FUNCTION_NAME": outputs["name"],
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(inputs.get("memorySize", 128)),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": inputs["loggingConfig"]["logGroup"],
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{inputs['runtime']}",
+            "_HANDLER": inputs["handler"],
+            # X-Ray is not emulated: traces would go to a daemon that isn't there.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
+    # API Gateway
+
+    def _apis(self, region: Region) -> None:
+        graph = region.graph
+        functions_by_invoke_arn = {
+            r["outputs"]["invokeArn"]: self.runner.get(r["outputs"]["arn"])
+            for r in graph.of_type("aws:lambda/function:Function")
+        }
+        for api in graph.of_type("aws:apigatewayv2/api:Api"):
+            kind = "slack" if api["name"].startswith("slack") else "user"
+            stage = next(
+                s for s in graph.of_type("aws:apigatewayv2/stage:Stage") if s["inputs"]["apiId"] == api["id"]
+            )
+            defaults = stage["inputs"]["defaultRouteSettings"]
+            per_route = {s["routeKey"]: s for s in stage["inputs"].get("routeSettings") or []}
+            routes = []
+            for route in graph.of_type("aws:apigatewayv2/route:Route"):
+                inputs = route["inputs"]
+                if inputs["apiId"] != api["id"]:
+                    continue
+                integration = graph.by_id(
+                    "aws:apigatewayv2/integration:Integration", inputs["target"].split("/", 1)[1]
+                )
+                authorizer = None
+                if inputs.get("authorizationType") == "JWT":
+                    config = graph.by_id("aws:apigatewayv2/authorizer:Authorizer", inputs["authorizerId"])[
+                        "inputs"
+                    ]
+                    jwt_config = config["jwtConfiguration"]
+                    pool_id = jwt_config["issuer"].rsplit("/", 1)[-1]
+                    authorizer = gateway.JwtAuthorizer(
+                        issuer=jwt_config["issuer"],
+                        audiences=list(jwt_config["audiences"]),
+                        jwks_url=f"{self.moto_url}/{pool_id}/.well-known/jwks.json",
+                    )
+                key = inputs["routeKey"]
+                method, _, path = key.partition(" ")
+                throttle = per_route.get(key)
+                routes.append(
+                    gateway.Route(
+                        method=method if path else "",
+                        path=path,
+                        key=key,
+                        function=functions_by_invoke_arn[integration["inputs"]["integrationUri"]],
+                        authorizer=authorizer,
+                        bucket=gateway.TokenBucket(
+                            throttle["throttlingRateLimit"], throttle["throttlingBurstLimit"]
+                        )
+                        if throttle
+                        else None,
+                    )
+                )
+            access_group = _log_group_name(stage["inputs"]["accessLogSettings"]["destinationArn"])
+            shipper = self.shippers[graph.region]
+            stream = f"access-{api['id']}"
+            region.apis[kind] = gateway.Api(
+                name=api["name"],
+                region=graph.region,
+                api_id=api["id"],
+                routes=routes,
+                stage_bucket=gateway.TokenBucket(
+                    defaults["throttlingRateLimit"], defaults["throttlingBurstLimit"]
+                ),
+                cors=api["inputs"].get("corsConfiguration"),
+                integration_timeout=30.0,
+                access_log=lambda entry, group=access_group, stream=stream, ship=shipper.ship: ship(
+                    group, stream, json.dumps(entry)
+                ),
+            )
+            region.urls[kind] = api["outputs"]["apiEndpoint"]
+
+    # EventBridge and SQS
+
+    def _deliveries(self, region: Region) -> None:
+        graph = region.graph
+        sqs = aws_client("sqs", graph.region, self.moto_url)
+        rules = {rule["outputs"]["arn"]: rule for rule in graph.of_type("aws:cloudwatch/eventRule:EventRule")}
+        for rule_arn, tap_url in graph.taps.items():
+            rule_name = rules[rule_arn]["outputs"]["name"]
+            targets = [
+                t
+                for t in graph.of_type("aws:cloudwatch/eventTarget:EventTarget")
+                if t["inputs"]["rule"] == rule_name
+            ]
+            functions = [
+                self.runner.get(t["inputs"]["arn"]) for t in targets if ":lambda:" in t["inputs"]["arn"]
+            ]
+            self.pollers.append(eventbridge_delivery(sqs, RuleTarget(rule_arn, tap_url, functions)))
+        queues = {q["outputs"]["arn"]: q for q in graph.of_type("aws:sqs/queue:Queue")}
+        for mapping in graph.of_type("aws:lambda/eventSourceMapping:EventSourceMapping"):
+            inputs = mapping["inputs"]
+            source = queues[inputs["eventSourceArn"]]
+            self.pollers.append(
+                sqs_event_source(
+                    sqs,
+                    source["outputs"]["url"],
+                    source["outputs"]["arn"],
+                    graph.region,
+                    self.runner.get(inputs["functionName"]),
+                    int(inputs.get("batchSize", 10)),
+                    int(inputs.get("maximumBatchingWindowInSeconds", 0)),
+                    "ReportBatchItemFailures" in (inputs.get("functionResponseTypes") or []),
+                )
+            )
+
+    # Lifecycle
+
+    def serve(self, app: Any, port: int) -> None:
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        self.servers.append(server)
+        threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
+
+    def start(self) -> None:
+        for shipper in self.shippers.values():
+            shipper.start()
+        for region in self.regions.values():
+            for kind, api in region.apis.items():
+                self.serve(api, int(region.urls[kind].rsplit(":", 1)[1]))
+        for poller in self.pollers:
+            poller.start()
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        for server in self.servers:
+            server.shutdown()
+        self.runner.stop()
+
+
+def _log_group_name(arn: str) -> str:
+    return arn.split(":log-group:", 1)[1].removesuffix(":*")

@@ -1,0 +1,584 @@
+"""Deploy one stack into moto by running the real Pulumi program under Pulumi's mock monitor.
+
+Each resource the program registers is created in moto with boto3 and the mock returns moto's
+real ids, ARNs and URLs, so every dependent input (a table's name in a function's environment,
+a queue's ARN in a rule's target) carries real values. Resource types with no local meaning
+(Route 53, ACM, CloudTrail) are recorded as not emulated. The resolved graph, with ids and
+outputs, is written to ``.localcloud/<region>/graph.json`` for the data plane.
+
+Run as ``python -m localcloud.deployer <stack> --moto URL --ports JSON --out FILE``: one stack
+per process, because Pulumi's runtime keeps global state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pulumi
+
+from localcloud import ACCOUNT, secret_value
+from tools import program
+
+NOT_EMULATED_PREFIXES = ("aws:route53/", "aws:acm/", "aws:cloudtrail/", "awsx:", "aws:xray/")
+
+Handler = Callable[["MotoMocks", str, dict[str, Any]], tuple[str, dict[str, Any]]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*types: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        for typ in types:
+            HANDLERS[typ] = handler
+        return handler
+
+    return register
+
+
+class MotoMocks(pulumi.runtime.Mocks):
+    """Pulumi mocks whose resources are real moto resources."""
+
+    def __init__(self, stack: str, region: str, endpoint: str, api_ports: dict[str, int]) -> None:
+        self.stack = stack
+        self.region = region
+        self.endpoint = endpoint
+        self.api_ports = api_ports
+        self.session = boto3.session.Session()
+        self.clients: dict[tuple[str, str], Any] = {}
+        self.not_emulated: list[dict[str, str]] = []
+        self.taps: dict[str, str] = {}  # rule ARN -> SQS queue URL that mirrors the rule's events
+        self.lock = threading.RLock()
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A shared boto3 client per service and region. Clients are thread-safe; creating them
+        is not (and is slow), so they are made one at a time from one session."""
+        key = (service, region or self.region)
+        with self.lock:
+            if key not in self.clients:
+                self.clients[key] = self.session.client(
+                    service,
+                    region_name=key[1],
+                    endpoint_url=self.endpoint,
+                    aws_access_key_id="localcloud",
+                    aws_secret_access_key="localcloud",  # noqa: S106 - moto accepts any credentials
+                )
+            return self.clients[key]
+
+    def physical(self, name: str, limit: int = 64) -> str:
+        """A unique physical name: IAM is global, so the stack is part of the suffix."""
+        suffix = hashlib.sha256(f"{self.stack}/{name}".encode()).hexdigest()[:7]
+        return f"{name[: limit - 8]}-{suffix}"
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        token = args.token
+        if token == "aws:index/getRegion:getRegion":
+            return {"region": self.region, "name": self.region, "id": self.region}
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            identity = self.client("sts").get_caller_identity()
+            return {"accountId": identity["Account"], "arn": identity["Arn"], "userId": identity["UserId"]}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "aws:ssm/getParameter:getParameter":
+            region = args.args.get("region") or self.region
+            parameter = self.client("ssm", region).get_parameter(Name=args.args["name"])["Parameter"]
+            return {"name": parameter["Name"], "value": parameter["Value"], "type": parameter["Type"]}
+        raise NotImplementedError(f"the local cloud has no answer for invoke {token}")
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        handler = HANDLERS.get(args.typ)
+        if handler is not None:
+            return handler(self, args.name, inputs)
+        if args.typ.startswith(NOT_EMULATED_PREFIXES):
+            with self.lock:
+                self.not_emulated.append({"type": args.typ, "name": args.name})
+        # Components and settings-only resources: their inputs are their outputs.
+        return f"{args.name}-{self.stack}", inputs
+
+
+# S3
+
+
+@handles("aws:s3/bucket:Bucket")
+def _bucket(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    bucket = mocks.physical(name, 63).lower()
+    extra = (
+        {}
+        if mocks.region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": mocks.region}}
+    )
+    mocks.client("s3").create_bucket(Bucket=bucket, **extra)
+    return bucket, {**inputs, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+
+
+@handles("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+def _public_access(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    mocks.client("s3").put_public_access_block(
+        Bucket=inputs["bucket"],
+        PublicAccessBlockConfiguration={flag[0].upper() + flag[1:]: bool(inputs.get(flag)) for flag in flags},
+    )
+    return inputs["bucket"], inputs
+
+
+@handles("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+def _bucket_encryption(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    rule = inputs["rules"][0]
+    mocks.client("s3").put_bucket_encryption(
+        Bucket=inputs["bucket"],
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"]
+                    },
+                    "BucketKeyEnabled": bool(rule.get("bucketKeyEnabled")),
+                }
+            ]
+        },
+    )
+    return inputs["bucket"], inputs
+
+
+@handles("aws:s3/bucketVersioning:BucketVersioning")
+def _bucket_versioning(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    status = inputs["versioningConfiguration"]["status"]
+    mocks.client("s3").put_bucket_versioning(
+        Bucket=inputs["bucket"], VersioningConfiguration={"Status": status}
+    )
+    return inputs["bucket"], inputs
+
+
+@handles("aws:s3/bucketObjectv2:BucketObjectv2")
+def _bucket_object(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    body = Path(inputs["source"].path).read_bytes()
+    mocks.client("s3").put_object(
+        Bucket=inputs["bucket"], Key=inputs["key"], Body=body, ContentType=inputs.get("contentType", "")
+    )
+    return inputs["key"], inputs
+
+
+# DynamoDB
+
+
+def _table_schema(inputs: dict[str, Any]) -> dict[str, Any]:
+    keys = [{"AttributeName": inputs["hashKey"], "KeyType": "HASH"}]
+    if inputs.get("rangeKey"):
+        keys.append({"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"})
+    return {
+        "AttributeDefinitions": [
+            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]
+        ],
+        "KeySchema": keys,
+    }
+
+
+def _create_table(
+    mocks: MotoMocks, region: str, table: str, schema: dict[str, Any], ttl: str | None
+) -> dict[str, Any]:
+    dynamodb = mocks.client("dynamodb", region)
+    description = dynamodb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        **schema,
+    )["TableDescription"]
+    if ttl:
+        dynamodb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
+        )
+    return description
+
+
+@handles("aws:dynamodb/table:Table")
+def _table(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    table = mocks.physical(name)
+    ttl = (inputs.get("ttl") or {}).get("attributeName")
+    description = _create_table(mocks, mocks.region, table, _table_schema(inputs), ttl)
+    return table, {
+        **inputs,
+        "name": table,
+        "arn": description["TableArn"],
+        "streamArn": description["LatestStreamArn"],
+    }
+
+
+@handles("aws:dynamodb/tableReplica:TableReplica")
+def _table_replica(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # moto accepts ReplicaUpdates but creates no replica: create this region's copy of the table;
+    # the data plane replicates between the regions' streams like a global table.
+    arn = inputs["globalTableArn"]
+    source_region, table = arn.split(":")[3], arn.rsplit("/", 1)[-1]
+    source = mocks.client("dynamodb", source_region).describe_table(TableName=table)["Table"]
+    ttl = mocks.client("dynamodb", source_region).describe_time_to_live(TableName=table)[
+        "TimeToLiveDescription"
+    ]
+    schema = {"AttributeDefinitions": source["AttributeDefinitions"], "KeySchema": source["KeySchema"]}
+    description = _create_table(mocks, mocks.region, table, schema, ttl.get("AttributeName"))
+    return f"{table}:{mocks.region}", {**inputs, "arn": description["TableArn"]}
+
+
+# Kinesis and Firehose
+
+
+@handles("aws:kinesis/stream:Stream")
+def _stream(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    stream = mocks.physical(name)
+    kinesis = mocks.client("kinesis")
+    kinesis.create_stream(StreamName=stream, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    return stream, {**inputs, "name": stream, "arn": summary["StreamARN"]}
+
+
+@handles("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+def _firehose(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    delivery = mocks.physical(name)
+    s3 = inputs["extendedS3Configuration"]
+    # moto's Firehose neither reads a Kinesis source nor expands prefix expressions: the data
+    # plane pumps the stream and writes the date-partitioned objects; this records the config.
+    arn = f"arn:aws:firehose:{mocks.region}:{ACCOUNT}:deliverystream/{delivery}"
+    return delivery, {**inputs, "name": delivery, "arn": arn, "extendedS3Configuration": s3}
+
+
+# Cognito
+
+
+@handles("aws:cognito/userPool:UserPool")
+def _user_pool(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    policy = inputs.get("passwordPolicy") or {}
+    pool = mocks.client("cognito-idp").create_user_pool(
+        PoolName=mocks.physical(name),
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": int(policy.get("minimumLength", 8)),
+                "RequireUppercase": bool(policy.get("requireUppercase")),
+                "RequireLowercase": bool(policy.get("requireLowercase")),
+                "RequireNumbers": bool(policy.get("requireNumbers")),
+                "RequireSymbols": bool(policy.get("requireSymbols")),
+            }
+        },
+    )["UserPool"]
+    return pool["Id"], {
+        **inputs,
+        "arn": pool["Arn"],
+        "endpoint": f"cognito-idp.{mocks.region}.amazonaws.com/{pool['Id']}",
+    }
+
+
+@handles("aws:cognito/userPoolClient:UserPoolClient")
+def _user_pool_client(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    client = mocks.client("cognito-idp").create_user_pool_client(
+        UserPoolId=inputs["userPoolId"],
+        ClientName=mocks.physical(name),
+        GenerateSecret=False,
+        ExplicitAuthFlows=inputs.get("explicitAuthFlows", []),
+    )["UserPoolClient"]
+    return client["ClientId"], inputs
+
+
+@handles("aws:cognito/user:User")
+def _user(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    cognito = mocks.client("cognito-idp")
+    cognito.admin_create_user(
+        UserPoolId=inputs["userPoolId"], Username=inputs["username"], MessageAction="SUPPRESS"
+    )
+    cognito.admin_set_user_password(
+        UserPoolId=inputs["userPoolId"],
+        Username=inputs["username"],
+        Password=secret_value(inputs["password"]),
+        Permanent=True,
+    )
+    return f"{inputs['userPoolId']}/{inputs['username']}", inputs
+
+
+# SSM, SQS, SNS, KMS, EventBridge
+
+
+@handles("aws:ssm/parameter:Parameter")
+def _parameter(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    region = inputs.get("region") or mocks.region
+    ssm = mocks.client("ssm", region)
+    ssm.put_parameter(
+        Name=inputs["name"],
+        Type=inputs["type"],
+        Value=str(secret_value(inputs["insecureValue"] if "insecureValue" in inputs else inputs["value"])),
+        Overwrite=True,
+    )
+    arn = f"arn:aws:ssm:{region}:{ACCOUNT}:parameter{inputs['name']}"
+    return inputs["name"], {**inputs, "arn": arn}
+
+
+@handles("aws:sqs/queue:Queue")
+def _queue(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    queue = mocks.physical(name, 80)
+    attributes = {
+        "VisibilityTimeout": str(int(inputs.get("visibilityTimeoutSeconds", 30))),
+        "MessageRetentionPeriod": str(int(inputs.get("messageRetentionSeconds", 345600))),
+        "SqsManagedSseEnabled": str(bool(inputs.get("sqsManagedSseEnabled"))).lower(),
+    }
+    if inputs.get("redrivePolicy"):
+        attributes["RedrivePolicy"] = inputs["redrivePolicy"]
+    sqs = mocks.client("sqs")
+    url = sqs.create_queue(QueueName=queue, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, {**inputs, "name": queue, "arn": arn, "url": url}
+
+
+@handles("aws:sqs/queuePolicy:QueuePolicy")
+def _queue_policy(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    mocks.client("sqs").set_queue_attributes(
+        QueueUrl=inputs["queueUrl"], Attributes={"Policy": inputs["policy"]}
+    )
+    return inputs["queueUrl"], inputs
+
+
+@handles("aws:kms/key:Key")
+def _key(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    key = mocks.client("kms").create_key(Description=inputs.get("description", ""), Policy=inputs["policy"])
+    metadata = key["KeyMetadata"]
+    return metadata["KeyId"], {**inputs, "keyId": metadata["KeyId"], "arn": metadata["Arn"]}
+
+
+@handles("aws:sns/topic:Topic")
+def _topic(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    attributes = {"KmsMasterKeyId": inputs["kmsMasterKeyId"]} if inputs.get("kmsMasterKeyId") else {}
+    arn = mocks.client("sns").create_topic(Name=mocks.physical(name, 256), Attributes=attributes)["TopicArn"]
+    return arn, {**inputs, "arn": arn, "name": arn.rsplit(":", 1)[-1]}
+
+
+@handles("aws:sns/topicPolicy:TopicPolicy")
+def _topic_policy(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    mocks.client("sns").set_topic_attributes(
+        TopicArn=inputs["arn"], AttributeName="Policy", AttributeValue=inputs["policy"]
+    )
+    return inputs["arn"], inputs
+
+
+@handles("aws:cloudwatch/eventBus:EventBus")
+def _event_bus(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    bus = mocks.physical(name)
+    arn = mocks.client("events").create_event_bus(Name=bus)["EventBusArn"]
+    return bus, {**inputs, "name": bus, "arn": arn}
+
+
+@handles("aws:cloudwatch/eventRule:EventRule")
+def _event_rule(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    rule = mocks.physical(name)
+    events = mocks.client("events")
+    arn = events.put_rule(
+        Name=rule, EventBusName=inputs["eventBusName"], EventPattern=inputs["eventPattern"]
+    )["RuleArn"]
+    # moto delivers matched events to SQS targets but cannot run Lambda: a tap queue receives
+    # every event the rule matches, and the data plane delivers it to the rule's real targets.
+    sqs = mocks.client("sqs")
+    tap_url = sqs.create_queue(QueueName=mocks.physical(f"tap-{name}", 80))["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_targets(
+        Rule=rule, EventBusName=inputs["eventBusName"], Targets=[{"Id": "localcloud-tap", "Arn": tap_arn}]
+    )
+    with mocks.lock:
+        mocks.taps[arn] = tap_url
+    return f"{inputs['eventBusName']}|{rule}", {**inputs, "name": rule, "arn": arn}
+
+
+# IAM, Logs, Lambda
+
+
+@handles("aws:iam/role:Role")
+def _role(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    role = mocks.physical(name)
+    arn = mocks.client("iam").create_role(RoleName=role, AssumeRolePolicyDocument=inputs["assumeRolePolicy"])[
+        "Role"
+    ]["Arn"]
+    return role, {**inputs, "name": role, "arn": arn}
+
+
+@handles("aws:iam/rolePolicy:RolePolicy")
+def _role_policy(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    policy = mocks.physical(name, 128)
+    mocks.client("iam").put_role_policy(
+        RoleName=inputs["role"], PolicyName=policy, PolicyDocument=inputs["policy"]
+    )
+    return f"{inputs['role']}:{policy}", {**inputs, "name": policy}
+
+
+@handles("aws:cloudwatch/logGroup:LogGroup")
+def _log_group(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    group = inputs.get("name") or (
+        inputs["namePrefix"] + mocks.physical(name).rsplit("-", 1)[-1]
+        if inputs.get("namePrefix")
+        else f"/localcloud/{mocks.physical(name)}"
+    )
+    logs = mocks.client("logs")
+    logs.create_log_group(logGroupName=group)
+    if inputs.get("retentionInDays"):
+        logs.put_retention_policy(logGroupName=group, retentionInDays=int(inputs["retentionInDays"]))
+    arn = f"arn:aws:logs:{mocks.region}:{ACCOUNT}:log-group:{group}"
+    return group, {**inputs, "name": group, "arn": arn}
+
+
+@handles("aws:cloudwatch/logStream:LogStream")
+def _log_stream(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    stream = mocks.physical(name)
+    mocks.client("logs").create_log_stream(logGroupName=inputs["logGroupName"], logStreamName=stream)
+    return stream, {**inputs, "name": stream}
+
+
+@handles("aws:lambda/layerVersion:LayerVersion")
+def _layer(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    content = Path(inputs["code"].path).read_bytes()
+    layer = mocks.client("lambda").publish_layer_version(
+        LayerName=inputs["layerName"],
+        Content={"ZipFile": content},
+        CompatibleRuntimes=inputs.get("compatibleRuntimes", []),
+    )
+    return layer["LayerVersionArn"], {**inputs, "arn": layer["LayerVersionArn"], "version": layer["Version"]}
+
+
+@handles("aws:lambda/function:Function")
+def _function(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    function = mocks.physical(name)
+    lambda_ = mocks.client("lambda")
+    # AWS's public Powertools layer does not exist here: the runner provides Powertools itself.
+    local_layers = [arn for arn in inputs.get("layers", []) if f":{ACCOUNT}:layer:" in arn]
+    created = lambda_.create_function(
+        FunctionName=function,
+        Runtime=inputs["runtime"],
+        Role=inputs["role"],
+        Handler=inputs["handler"],
+        Code={"ZipFile": Path(inputs["code"].path).read_bytes()},
+        Timeout=int(inputs.get("timeout", 3)),
+        MemorySize=int(inputs.get("memorySize", 128)),
+        Environment={"Variables": (inputs.get("environment") or {}).get("variables", {})},
+        Architectures=inputs.get("architectures", ["x86_64"]),
+        Layers=local_layers,
+        TracingConfig={"Mode": (inputs.get("tracingConfig") or {}).get("mode", "PassThrough")},
+    )
+    arn = created["FunctionArn"]
+    invoke_arn = f"arn:aws:apigateway:{mocks.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+    if inputs.get("reservedConcurrentExecutions") is not None:
+        lambda_.put_function_concurrency(
+            FunctionName=function, ReservedConcurrentExecutions=int(inputs["reservedConcurrentExecutions"])
+        )
+    return function, {**inputs, "name": function, "arn": arn, "invokeArn": invoke_arn, "version": "$LATEST"}
+
+
+@handles(
+    "aws:lambda/permission:Permission",
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+    "aws:lambda/eventSourceMapping:EventSourceMapping",
+    "aws:cloudwatch/eventTarget:EventTarget",
+    "aws:sns/topicSubscription:TopicSubscription",
+    "aws:dynamodb/kinesisStreamingDestination:KinesisStreamingDestination",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+)
+def _data_plane_only(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # Stored in the graph; the data plane carries them out (delivery, retries, streaming).
+    physical = mocks.physical(name)
+    return physical, {**inputs, "name": inputs.get("name") or physical}
+
+
+@handles("aws:cloudwatch/metricAlarm:MetricAlarm")
+def _alarm(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # moto stores alarms but never evaluates them: the data plane's alarm evaluator does.
+    alarm = mocks.physical(name, 255)
+    return alarm, {
+        **inputs,
+        "name": alarm,
+        "arn": f"arn:aws:cloudwatch:{mocks.region}:{ACCOUNT}:alarm:{alarm}",
+    }
+
+
+@handles("aws:cloudwatch/dashboard:Dashboard")
+def _dashboard(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    mocks.client("cloudwatch").put_dashboard(
+        DashboardName=inputs["dashboardName"], DashboardBody=inputs["dashboardBody"]
+    )
+    arn = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{inputs['dashboardName']}"
+    return inputs["dashboardName"], {**inputs, "dashboardArn": arn}
+
+
+# API Gateway (stored in moto; the local gateway serves the traffic)
+
+
+@handles("aws:apigatewayv2/api:Api")
+def _api(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    api = mocks.client("apigatewayv2").create_api(
+        Name=mocks.physical(name), ProtocolType=inputs["protocolType"]
+    )
+    port = mocks.api_ports[name]
+    return api["ApiId"], {
+        **inputs,
+        "apiEndpoint": f"http://127.0.0.1:{port}",
+        "executionArn": f"arn:aws:execute-api:{mocks.region}:{ACCOUNT}:{api['ApiId']}",
+    }
+
+
+@handles(
+    "aws:apigatewayv2/integration:Integration",
+    "aws:apigatewayv2/route:Route",
+    "aws:apigatewayv2/authorizer:Authorizer",
+    "aws:apigatewayv2/stage:Stage",
+    "aws:apigatewayv2/apiMapping:ApiMapping",
+)
+def _api_part(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return hashlib.sha256(f"{mocks.stack}/{name}".encode()).hexdigest()[:7], inputs
+
+
+def deploy(
+    stack: str, endpoint: str, api_ports: dict[str, int], config: dict[str, str], secrets: list[str]
+) -> dict[str, Any]:
+    mocks = MotoMocks(stack, config.get("aws:region", stack), endpoint, api_ports)
+    monitor = program.run(stack, mocks, config, secrets)
+    return {
+        "stack": stack,
+        "region": mocks.region,
+        "resources": [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "id": r.id,
+                "inputs": program.plain(r.inputs),
+                "outputs": program.plain(r.outputs),
+            }
+            for r in sorted(monitor.graph, key=lambda resource: resource.urn)
+        ],
+        "notEmulated": sorted(mocks.not_emulated, key=lambda item: item["type"]),
+        "taps": mocks.taps,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Deploy one stack into moto")
+    parser.add_argument("stack")
+    parser.add_argument("--moto", required=True)
+    parser.add_argument("--ports", required=True, help="JSON: API logical name -> local port")
+    parser.add_argument("--config", required=True, help="JSON: {config: {...}, secrets: [...]}")
+    parser.add_argument("--out", required=True, type=Path)
+    options = parser.parse_args()
+    settings = json.loads(options.config)
+    try:
+        graph = deploy(
+            options.stack, options.moto, json.loads(options.ports), settings["config"], settings["secrets"]
+        )
+    except pulumi.RunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_text(json.dumps(graph, indent=1))
+
+
+if __name__ == "__main__":
+    main()

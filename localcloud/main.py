@@ -1,0 +1,244 @@
+"""``make demo``: the whole system on this machine, both regions, no AWS account.
+
+Starts moto, deploys every stack (primary first) by running the real Pulumi program under the
+mock monitor, starts the data plane (gateways, Lambda workers, event delivery), the Slack
+stand-in and the front door, writes ``.localcloud/state.json`` and prints a banner. Ctrl-C
+stops everything it started.
+
+Ports (``LOCALCLOUD_PORT``, default 4700): site +0, Slack stand-in +2, moto +10, then each
+region's user API and Slack API at +21/+22, +31/+32, ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from localcloud.cloud import ROOT, LocalCloud
+from localcloud.frontdoor import FrontDoor
+from localcloud.slack import SlackStandIn
+from tools import program
+
+STATE_DIR = ROOT / ".localcloud"
+TEAM_ID = "TLOCAL0001"
+
+
+@dataclass(frozen=True)
+class Ports:
+    base: int
+
+    @property
+    def site(self) -> int:
+        return self.base
+
+    @property
+    def dashboard(self) -> int:
+        return self.base + 1
+
+    @property
+    def slack(self) -> int:
+        return self.base + 2
+
+    @property
+    def moto(self) -> int:
+        return self.base + 10
+
+    def apis(self, index: int) -> dict[str, int]:
+        return {"user-http-api": self.base + 21 + 10 * index, "slack-http-api": self.base + 22 + 10 * index}
+
+
+@dataclass(frozen=True)
+class LocalSecrets:
+    signing_secret: str
+    demo_password: str
+    webhook_url: str
+
+    @classmethod
+    def generate(cls, slack_port: int) -> LocalSecrets:
+        # A fresh strong password each run; the banner and state.json tell it.
+        password = f"Demo-{secrets.token_urlsafe(9)}-7a!"
+        hook = f"http://127.0.0.1:{slack_port}/services/{TEAM_ID}/BLOCAL0001/{secrets.token_hex(12)}"
+        return cls(secrets.token_hex(16), password, hook)
+
+
+def stacks() -> list[str]:
+    """The deployed stacks, primary first: those of `regions` that have a stack file."""
+    config, _ = program.stack_config("us-east-1") if (ROOT / "Pulumi.us-east-1.yaml").exists() else ({}, [])
+    regions = json.loads(config.get(f"{program.PROJECT}:regions", '["us-east-1", "us-west-2"]'))
+    primary = config.get(f"{program.PROJECT}:primaryRegion", regions[0])
+    ordered = [primary, *(region for region in regions if region != primary)]
+    return [region for region in ordered if (ROOT / f"Pulumi.{region}.yaml").exists()]
+
+
+def stack_settings(stack: str, local: LocalSecrets) -> dict[str, Any]:
+    config, secret_keys = program.stack_config(stack)
+    project = program.PROJECT
+    overrides = {
+        f"{project}:slackSigningSecret": local.signing_secret,
+        f"{project}:slackWebhookUrl": local.webhook_url,
+        f"{project}:slackTeamIds": TEAM_ID,
+        f"{project}:demoPassword": local.demo_password,
+        f"{project}:deletionProtection": "false",
+    }
+    config.update(overrides)
+    secret_keys += [f"{project}:slackSigningSecret", f"{project}:slackWebhookUrl", f"{project}:demoPassword"]
+    return {"config": config, "secrets": sorted(set(secret_keys))}
+
+
+def deploy(stack: str, index: int, ports: Ports, moto_url: str, local: LocalSecrets) -> dict[str, Any]:
+    out = STATE_DIR / stack / "graph.json"
+    started = time.perf_counter()
+    result = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "localcloud.deployer",
+            stack,
+            "--moto",
+            moto_url,
+            "--ports",
+            json.dumps(ports.apis(index)),
+            "--config",
+            json.dumps(stack_settings(stack, local)),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"deploying {stack} failed:\n{result.stderr[-4000:]}")
+    graph = json.loads(out.read_text())
+    print(
+        f"  deployed {stack}: {len(graph['resources'])} resources in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    return graph
+
+
+def start_moto(port: int) -> subprocess.Popen[bytes]:
+    """moto in its own process: the data plane's threads and moto's then don't share a GIL."""
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"moto could not start on port {port} (is the port in use?)") from None
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"moto did not start on port {port} within 30 s")
+
+
+def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
+    ports = Ports(port_base)
+    STATE_DIR.mkdir(exist_ok=True)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto = start_moto(ports.moto)
+    moto_url = f"http://127.0.0.1:{ports.moto}"
+    local = LocalSecrets.generate(ports.slack)
+    graphs = [deploy(stack, index, ports, moto_url, local) for index, stack in enumerate(stacks())]
+    cloud = LocalCloud(graphs, moto_url, STATE_DIR)
+    cloud.start()
+
+    slack_apis = {name: region.urls["slack"] for name, region in cloud.regions.items()}
+    slack = SlackStandIn(local.signing_secret, TEAM_ID, slack_apis)
+    cloud.serve(slack, ports.slack)
+    door = FrontDoor({name: region.urls["user"] for name, region in cloud.regions.items()})
+    door.start()
+    cloud.serve(door, ports.site)
+
+    primary = cloud.regions[graphs[0]["region"]].graph
+    username = next((u["inputs"]["username"] for u in primary.of_type("aws:cognito/user:User")), "demo")
+    state = {
+        "site": f"http://127.0.0.1:{ports.site}",
+        "dashboard": f"http://127.0.0.1:{ports.dashboard}",
+        "moto": moto_url,
+        "regions": {
+            name: {"api": r.urls["user"], "slackApi": r.urls["slack"]} for name, r in cloud.regions.items()
+        },
+        "demoUser": {"username": username, "password": local.demo_password},
+        "slack": {
+            "signingSecret": local.signing_secret,
+            "teamId": TEAM_ID,
+            "inbox": f"http://127.0.0.1:{ports.slack}/inbox",
+            "console": f"http://127.0.0.1:{ports.slack}/console",
+        },
+        "notEmulated": sorted({item["type"] for g in graphs for item in g["notEmulated"]}),
+    }
+    path = STATE_DIR / "state.json"
+    path.write_text(json.dumps(state, indent=2))
+    path.chmod(0o600)
+    return cloud, state, [moto, door]
+
+
+def banner(state: dict[str, Any]) -> str:
+    lines = [
+        "",
+        "  Local cloud is up (both regions from the real Pulumi program, on moto)",
+        "",
+        f"  App (front door)   {state['site']}",
+    ]
+    for region, urls in state["regions"].items():
+        lines.append(f"  {region:<18} {urls['api']}   Slack API {urls['slackApi']}")
+    lines += [
+        f"  Slack console      {state['slack']['console']}",
+        f"  Slack inbox        {state['slack']['inbox']}",
+        f"  moto               {state['moto']}",
+        f"  Demo user          {state['demoUser']['username']} / {state['demoUser']['password']}",
+        "  Not emulated       "
+        + (", ".join(state["notEmulated"]) or "none")
+        + "; X-Ray tracing; AWS's public Powertools layer (the virtualenv's is used)",
+        f"  State              {STATE_DIR / 'state.json'}",
+        "",
+        "  Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", "4700")))
+    options = parser.parse_args()
+    started = time.perf_counter()
+    print("Starting the local cloud...", flush=True)
+    cloud, state, extras = start(options.port)
+    print(banner(state), flush=True)
+    print(f"  Ready in {time.perf_counter() - started:.1f} s", flush=True)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    print("\nStopping...", flush=True)
+    cloud.stop()
+    moto, door = extras
+    door.stopped.set()
+    moto.terminate()
+    moto.wait(timeout=10)
+    (STATE_DIR / "state.json").unlink(missing_ok=True)
+    print("Stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""Lambda, locally: each function runs in its own worker processes (``localcloud.worker``).
+
+- Code and layers come from the Function resource's archives; the environment from its
+  variables, plus the local endpoint and region.
+- A worker is a fresh interpreter: its first invocation is a real cold start, logged with its
+  init duration. Workers are reused while warm.
+- The function's timeout is enforced (the worker is killed, like a timed-out sandbox).
+- Reserved concurrency caps the workers; a synchronous call beyond it is throttled (429).
+- Asynchronous invocations are queued, retried as the function's event invoke config says,
+  and sent to its on-failure destination when retries are exhausted.
+- Log lines go to the function's CloudWatch Logs group in moto.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import queue
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localcloud import worker
+
+DEFAULT_CONCURRENCY = 4
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+class Throttled(Exception):
+    """Reserved concurrency is exhausted (Lambda's TooManyRequestsException)."""
+
+
+class FunctionError(Exception):
+    """The function raised, failed to initialise, or timed out."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload.get("errorMessage", "function error"))
+        self.payload = payload
+
+
+@dataclass
+class FunctionSpec:
+    name: str
+    arn: str
+    source: str  # the folder under functions/, for logs and metrics
+    region: str
+    handler: str
+    paths: list[str]
+    environment: dict[str, str]
+    timeout: float
+    memory: int
+    log_group: str
+    reserved_concurrency: int | None = None
+    max_retries: int = 2
+    on_failure: str | None = None  # SQS queue ARN
+
+
+@dataclass
+class Invocation:
+    function: str
+    request_id: str
+    duration_ms: float
+    cold_start_ms: float | None
+    error: dict[str, Any] | None = None
+
+
+class _Worker:
+    def __init__(self, spec: FunctionSpec, log: Callable[[str], None]) -> None:
+        self.spec = spec
+        self.log = log
+        self.stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        parent, child = _SPAWN.Pipe()
+        self.conn = parent
+        description = {
+            "name": spec.name,
+            "arn": spec.arn,
+            "memory": spec.memory,
+            "logGroup": spec.log_group,
+            "logStream": self.stream,
+            "handler": spec.handler,
+            "paths": spec.paths,
+            "environment": spec.environment,
+        }
+        started = time.perf_counter()
+        self.process = _SPAWN.Process(target=worker.main, args=(child, description), daemon=True)
+        self.process.start()
+        child.close()
+        kind, value = self._receive(started + spec.timeout + 10)
+        if kind == "init_error":
+            self.stop()
+            raise FunctionError(value)
+        self.cold_start_ms = (time.perf_counter() - started) * 1000
+        self.log(
+            f"INIT_REPORT Init Duration: {value:.2f} ms (process start to ready: {self.cold_start_ms:.2f} ms)"
+        )
+
+    def _receive(self, deadline: float) -> tuple[str, Any]:
+        """The next non-log message, forwarding log lines; raises TimeoutError at the deadline."""
+        while True:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0 or not self.conn.poll(remaining):
+                raise TimeoutError
+            try:
+                kind, value = self.conn.recv()
+            except EOFError as error:
+                raise FunctionError(
+                    {"errorType": "Runtime.ExitError", "errorMessage": "worker exited"}
+                ) from error
+            if kind == "log":
+                self.log(value)
+            else:
+                return kind, value
+
+    def invoke(self, event: Any, request_id: str) -> Any:
+        self.conn.send((request_id, event, self.spec.timeout))
+        try:
+            kind, value = self._receive(time.perf_counter() + self.spec.timeout)
+        except TimeoutError:
+            self.stop()
+            message = f"Task timed out after {self.spec.timeout:.2f} seconds"
+            self.log(f"{datetime.now(UTC).isoformat()} {request_id} {message}")
+            raise FunctionError({"errorType": "Sandbox.Timedout", "errorMessage": message}) from None
+        if kind == "error":
+            raise FunctionError(value)
+        return value
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.process.join(timeout=1)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=1)
+
+
+class LocalFunction:
+    """A function's pool of warm workers, its async queue, and its logs."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        ship_log: Callable[[str, str, str], None],
+        send_to_queue: Callable[[str, str], None],
+    ) -> None:
+        self.spec = spec
+        self.ship_log = ship_log
+        self.send_to_queue = send_to_queue
+        self.idle: list[_Worker] = []
+        self.busy = 0
+        self.lock = threading.Condition()
+        self.cap = spec.reserved_concurrency or DEFAULT_CONCURRENCY
+        self.async_queue: queue.Queue[tuple[Any, str]] = queue.Queue()
+        self.history: list[Invocation] = []
+        threading.Thread(target=self._drain_async, name=f"async-{spec.source}", daemon=True).start()
+
+    def _log(self, worker_stream: str) -> Callable[[str], None]:
+        return lambda line: self.ship_log(self.spec.log_group, worker_stream, line)
+
+    def _acquire(self, wait: bool) -> tuple[_Worker | None, bool]:
+        with self.lock:
+            while True:
+                if self.idle:
+                    self.busy += 1
+                    return self.idle.pop(), False
+                if self.busy < self.cap:
+                    self.busy += 1
+                    return None, True
+                if not wait:
+                    raise Throttled(f"Rate Exceeded: {self.spec.name} is at its concurrency of {self.cap}")
+                self.lock.wait(timeout=1)
+
+    def _release(self, current: _Worker | None) -> None:
+        with self.lock:
+            self.busy -= 1
+            if current is not None and current.process.is_alive():
+                self.idle.append(current)
+            self.lock.notify()
+
+    def invoke(self, event: Any, *, wait: bool = False) -> Any:
+        """A synchronous invocation (RequestResponse); raises Throttled or FunctionError."""
+        current, cold = self._acquire(wait or self.spec.reserved_concurrency is None)
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        cold_ms = None
+        try:
+            if cold:
+                stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+                current = _Worker(self.spec, self._log(stream))
+                cold_ms = current.cold_start_ms
+            assert current is not None
+            result = current.invoke(event, request_id)
+        except FunctionError as error:
+            self._record(request_id, started, cold_ms, error.payload)
+            if current is not None and not current.process.is_alive():
+                current = None
+            raise
+        finally:
+            self._release(current)
+        self._record(request_id, started, cold_ms, None)
+        return result
+
+    def _record(
+        self, request_id: str, started: float, cold_ms: float | None, error: dict[str, Any] | None
+    ) -> None:
+        duration = (time.perf_counter() - started) * 1000
+        self.history.append(Invocation(self.spec.source, request_id, duration, cold_ms, error))
+        del self.history[:-500]
+
+    def invoke_async(self, event: Any) -> str:
+        """An asynchronous invocation (Event): queued, answered at once with a request id."""
+        request_id = str(uuid.uuid4())
+        self.async_queue.put((event, request_id))
+        return request_id
+
+    def _drain_async(self) -> None:
+        while True:
+            event, request_id = self.async_queue.get()
+            threading.Thread(target=self._run_async, args=(event, request_id), daemon=True).start()
+
+    def _run_async(self, event: Any, request_id: str) -> None:
+        attempts = 1 + self.spec.max_retries
+        error: dict[str, Any] = {}
+        for attempt in range(attempts):
+            try:
+                self.invoke(event, wait=True)
+                return
+            except FunctionError as failure:
+                error = failure.payload
+                if attempt + 1 < attempts:
+                    time.sleep(retry_delay(attempt))
+        if self.spec.on_failure:
+            record = {
+                "version": "1.0",
+                "timestamp": datetime.now(UTC).isoformat(),
+                "requestContext": {
+                    "requestId": request_id,
+                    "functionArn": f"{self.spec.arn}:$LATEST",
+                    "condition": "RetriesExhausted",
+                    "approximateInvokeCount": attempts,
+                },
+                "requestPayload": event,
+                "responseContext": {
+                    "statusCode": 200,
+                    "executedVersion": "$LATEST",
+                    "functionError": "Unhandled",
+                },
+                "responsePayload": error,
+            }
+            self.send_to_queue(self.spec.on_failure, json.dumps(record))
+
+    def stop(self) -> None:
+        with self.lock:
+            workers, self.idle = self.idle, []
+        for current in workers:
+            current.stop()
+
+
+def retry_delay(attempt: int) -> float:
+    """Lambda waits about a minute, then two, between async retries; the local cloud compresses
+    time by LOCALCLOUD_TIME_SCALE (default 60: one second stands for a minute)."""
+    scale = float(os.environ.get("LOCALCLOUD_TIME_SCALE", "60"))
+    return (60.0 * (attempt + 1)) / scale
+
+
+def extract(archive: Path, target_root: Path) -> Path:
+    """Unzip a deployment package once; its content hash is in its name."""
+    target = target_root / archive.stem
+    if not target.exists():
+        partial = target.with_name(target.name + ".partial")
+        with zipfile.ZipFile(archive) as package:
+            package.extractall(partial)
+        partial.rename(target)
+    return target
+
+
+@dataclass
+class Runner:
+    """Every function of every region, by ARN."""
+
+    functions: dict[str, LocalFunction] = field(default_factory=dict)
+
+    def add(self, function: LocalFunction) -> None:
+        self.functions[function.spec.arn] = function
+
+    def get(self, arn: str) -> LocalFunction:
+        base = ":".join(arn.split(":")[:7])  # drop a version or alias qualifier
+        return self.functions[base]
+
+    def stop(self) -> None:
+        for function in self.functions.values():
+            function.stop()

@@ -1,0 +1,325 @@
+"""Policy rules over every resource of every synthesized stack (FSBP, cdk-nag, Checkov and
+AWS Guard style). A resource added tomorrow is checked by the same loops. Each exception lives
+in EXCEPTIONS below with its reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+SUPPORTED_PYTHON_RUNTIMES = {"python3.12", "python3.13", "python3.14"}
+
+
+@dataclass(frozen=True)
+class PolicyException:
+    rule: str
+    applies: Callable[[dict[str, Any]], bool]
+    reason: str
+
+
+def _only_actions(*actions: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda statement: set(_as_list(statement.get("Action"))) <= set(actions)
+
+
+EXCEPTIONS = [
+    PolicyException(
+        "iam-wildcard-resource",
+        _only_actions("xray:PutTraceSegments", "xray:PutTelemetryRecords"),
+        "X-Ray has no resource-level permissions: AWS requires Resource '*'",
+    ),
+]
+
+
+def excepted(rule: str, subject: dict[str, Any]) -> bool:
+    return any(exception.rule == rule and exception.applies(subject) for exception in EXCEPTIONS)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def each(all_resources: list[tuple[str, dict[str, Any]]], typ: str) -> list[tuple[str, dict[str, Any]]]:
+    found = [(stack, resource) for stack, resource in all_resources if resource["type"] == typ]
+    assert found, f"no {typ} in any stack: the rule would check nothing"
+    return found
+
+
+def for_bucket(all_resources, typ: str) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(stack, r["inputs"]["bucket"]): r for stack, r in all_resources if r["type"] == typ}
+
+
+def buckets(all_resources):
+    return each(all_resources, "aws:s3/bucket:Bucket")
+
+
+# S3
+
+
+def test_every_bucket_has_default_encryption(all_resources):
+    sse = for_bucket(
+        all_resources,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    )
+    for stack, bucket in buckets(all_resources):
+        config = sse.get((stack, bucket["id"]))
+        assert config, f"{bucket['urn']} has no default encryption"
+        algorithm = config["inputs"]["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"]
+        assert algorithm in ("AES256", "aws:kms", "aws:kms:dsse"), bucket["urn"]
+
+
+def test_every_bucket_blocks_all_public_access(all_resources):
+    blocks = for_bucket(all_resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    for stack, bucket in buckets(all_resources):
+        block = blocks.get((stack, bucket["id"]))
+        assert block, f"{bucket['urn']} has no public access block"
+        for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+            assert block["inputs"][flag] is True, f"{bucket['urn']}: {flag}"
+
+
+def test_every_bucket_policy_denies_plain_http_and_tls_below_1_2(all_resources):
+    policies = for_bucket(all_resources, "aws:s3/bucketPolicy:BucketPolicy")
+    for stack, bucket in buckets(all_resources):
+        policy = policies.get((stack, bucket["id"]))
+        assert policy, f"{bucket['urn']} has no bucket policy"
+        denies = [s for s in json.loads(policy["inputs"]["policy"])["Statement"] if s["Effect"] == "Deny"]
+        conditions = [s["Condition"] for s in denies if s["Principal"] == "*" and s["Action"] == "s3:*"]
+        assert {"Bool": {"aws:SecureTransport": "false"}} in conditions, bucket["urn"]
+        assert {"NumericLessThan": {"s3:TlsVersion": "1.2"}} in conditions, bucket["urn"]
+
+
+def test_every_bucket_is_versioned(all_resources):
+    versioning = for_bucket(all_resources, "aws:s3/bucketVersioning:BucketVersioning")
+    for stack, bucket in buckets(all_resources):
+        config = versioning.get((stack, bucket["id"]))
+        assert config and config["inputs"]["versioningConfiguration"]["status"] == "Enabled", bucket["urn"]
+
+
+# DynamoDB
+
+
+def test_every_table_has_point_in_time_recovery_and_encryption(all_resources):
+    for _, table in each(all_resources, "aws:dynamodb/table:Table"):
+        assert table["inputs"]["pointInTimeRecovery"]["enabled"] is True, table["urn"]
+        assert table["inputs"]["serverSideEncryption"]["enabled"] is True, table["urn"]
+    for _, replica in each(all_resources, "aws:dynamodb/tableReplica:TableReplica"):
+        assert replica["inputs"]["pointInTimeRecovery"] is True, replica["urn"]
+
+
+# SQS, SNS, Kinesis, KMS
+
+
+def test_every_queue_is_encrypted(all_resources):
+    for _, queue in each(all_resources, "aws:sqs/queue:Queue"):
+        inputs = queue["inputs"]
+        assert inputs.get("sqsManagedSseEnabled") is True or inputs.get("kmsMasterKeyId"), queue["urn"]
+
+
+def test_queue_policies_allow_services_only_from_a_source_arn(all_resources):
+    for _, policy in each(all_resources, "aws:sqs/queuePolicy:QueuePolicy"):
+        for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
+            if statement["Effect"] == "Allow" and "Service" in statement["Principal"]:
+                condition = json.dumps(statement.get("Condition", {}))
+                assert "aws:SourceArn" in condition, f"{policy['urn']}: {statement.get('Sid')}"
+
+
+def test_redrive_allows_at_least_five_receives(all_resources):
+    redriven = [q for _, q in each(all_resources, "aws:sqs/queue:Queue") if q["inputs"].get("redrivePolicy")]
+    assert redriven
+    for queue in redriven:
+        assert json.loads(queue["inputs"]["redrivePolicy"])["maxReceiveCount"] >= 5, queue["urn"]
+
+
+def test_queue_visibility_is_at_least_six_times_its_consumers_timeout(all_resources, graphs):
+    for stack, mapping in each(all_resources, "aws:lambda/eventSourceMapping:EventSourceMapping"):
+        graph = graphs[stack]
+        queue = next(
+            q
+            for q in graph.of_type("aws:sqs/queue:Queue")
+            if q["outputs"]["arn"] == mapping["inputs"]["eventSourceArn"]
+        )
+        function = next(
+            f
+            for f in graph.of_type("aws:lambda/function:Function")
+            if f["outputs"]["arn"] == mapping["inputs"]["functionName"]
+        )
+        assert queue["inputs"]["visibilityTimeoutSeconds"] >= 6 * function["inputs"]["timeout"], queue["urn"]
+
+
+def test_every_topic_is_encrypted_with_kms(all_resources):
+    for _, topic in each(all_resources, "aws:sns/topic:Topic"):
+        assert topic["inputs"].get("kmsMasterKeyId"), topic["urn"]
+
+
+def test_every_kinesis_stream_is_encrypted(all_resources):
+    for _, stream in each(all_resources, "aws:kinesis/stream:Stream"):
+        assert stream["inputs"]["encryptionType"] == "KMS", stream["urn"]
+        assert stream["inputs"].get("kmsKeyId"), stream["urn"]
+
+
+def test_every_kms_key_rotates(all_resources):
+    for _, key in each(all_resources, "aws:kms/key:Key"):
+        assert key["inputs"]["enableKeyRotation"] is True, key["urn"]
+
+
+def test_alarm_key_lets_cloudwatch_encrypt_for_the_topic(all_resources):
+    for _, key in each(all_resources, "aws:kms/key:Key"):
+        statements = json.loads(key["inputs"]["policy"])["Statement"]
+        cloudwatch = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+        assert cloudwatch, key["urn"]
+        assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(cloudwatch[0]["Action"]), key["urn"]
+
+
+# Lambda
+
+
+def functions(all_resources):
+    return each(all_resources, "aws:lambda/function:Function")
+
+
+def test_every_function_runs_a_supported_python_runtime(all_resources):
+    for _, function in functions(all_resources):
+        assert function["inputs"]["runtime"] in SUPPORTED_PYTHON_RUNTIMES, function["urn"]
+
+
+def test_every_function_is_arm64(all_resources):
+    for _, function in functions(all_resources):
+        assert function["inputs"]["architectures"] == ["arm64"], function["urn"]
+
+
+def test_every_function_is_traced(all_resources):
+    for _, function in functions(all_resources):
+        assert function["inputs"]["tracingConfig"] == {"mode": "Active"}, function["urn"]
+
+
+def test_every_function_has_a_timeout_and_the_powertools_layer(all_resources):
+    for _, function in functions(all_resources):
+        assert 1 <= function["inputs"]["timeout"] <= 30, function["urn"]
+        layers = function["inputs"]["layers"]
+        assert any(":017000801446:layer:AWSLambdaPowertoolsPythonV3-" in layer for layer in layers), function[
+            "urn"
+        ]
+
+
+def test_every_log_group_has_retention(all_resources):
+    for _, group in each(all_resources, "aws:cloudwatch/logGroup:LogGroup"):
+        assert group["inputs"].get("retentionInDays", 0) > 0, group["urn"]
+
+
+def test_every_function_logs_to_its_own_group_with_retention(all_resources, graphs):
+    for stack, function in functions(all_resources):
+        group_name = function["inputs"]["loggingConfig"]["logGroup"]
+        groups = [
+            g
+            for g in graphs[stack].of_type("aws:cloudwatch/logGroup:LogGroup")
+            if g["outputs"]["name"] == group_name
+        ]
+        assert len(groups) == 1, function["urn"]
+        assert groups[0]["inputs"]["retentionInDays"] > 0
+
+
+def test_every_lambda_permission_names_a_source_arn(all_resources):
+    for _, permission in each(all_resources, "aws:lambda/permission:Permission"):
+        assert permission["inputs"].get("sourceArn"), permission["urn"]
+        assert permission["inputs"]["action"] == "lambda:InvokeFunction", permission["urn"]
+
+
+def test_no_function_environment_holds_a_secret(all_resources):
+    for _, function in functions(all_resources):
+        for key, value in function["inputs"]["environment"]["variables"].items():
+            assert value != "[secret]", f"{function['urn']}: {key}"
+            if any(word in key for word in ("SECRET", "PASSWORD", "TOKEN", "WEBHOOK")):
+                assert key.endswith("_PARAMETER"), f"{function['urn']}: {key} should name an SSM parameter"
+
+
+# IAM
+
+
+def allow_statements(all_resources):
+    for _, policy in each(all_resources, "aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
+            if statement["Effect"] == "Allow":
+                yield policy, statement
+
+
+def test_iam_policies_grant_no_wildcard_actions(all_resources):
+    for policy, statement in allow_statements(all_resources):
+        for action in _as_list(statement["Action"]):
+            assert action != "*" and not action.endswith(":*"), f"{policy['urn']}: {action}"
+
+
+def test_iam_policies_use_wildcard_resources_only_where_aws_requires_it(all_resources):
+    for policy, statement in allow_statements(all_resources):
+        if "*" in _as_list(statement["Resource"]) and not excepted("iam-wildcard-resource", statement):
+            pytest.fail(f"{policy['urn']}: Resource '*' for {statement['Action']}")
+
+
+def test_every_role_is_assumable_only_by_one_aws_service(all_resources):
+    for _, role in each(all_resources, "aws:iam/role:Role"):
+        statements = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
+        assert len(statements) == 1, role["urn"]
+        assert list(statements[0]["Principal"]) == ["Service"], role["urn"]
+
+
+# API Gateway
+
+
+def test_every_stage_is_throttled(all_resources):
+    for _, stage in each(all_resources, "aws:apigatewayv2/stage:Stage"):
+        defaults = stage["inputs"]["defaultRouteSettings"]
+        assert defaults["throttlingRateLimit"] > 0, stage["urn"]
+        assert defaults["throttlingBurstLimit"] > 0, stage["urn"]
+
+
+def test_login_route_is_throttled_stricter_than_its_stage(all_resources):
+    stages = [
+        s for _, s in each(all_resources, "aws:apigatewayv2/stage:Stage") if s["inputs"].get("routeSettings")
+    ]
+    assert stages
+    for stage in stages:
+        (login,) = [r for r in stage["inputs"]["routeSettings"] if r["routeKey"] == "POST /login"]
+        defaults = stage["inputs"]["defaultRouteSettings"]
+        assert login["throttlingRateLimit"] < defaults["throttlingRateLimit"], stage["urn"]
+        assert login["throttlingBurstLimit"] < defaults["throttlingBurstLimit"], stage["urn"]
+
+
+def test_every_stage_writes_json_access_logs_with_request_id(all_resources):
+    for _, stage in each(all_resources, "aws:apigatewayv2/stage:Stage"):
+        settings = stage["inputs"]["accessLogSettings"]
+        assert settings["destinationArn"].startswith("arn:aws:logs:"), stage["urn"]
+        assert json.loads(settings["format"])["requestId"] == "$context.requestId", stage["urn"]
+
+
+def test_custom_domains_use_tls_1_2(all_resources):
+    for _, domain in each(all_resources, "aws:apigatewayv2/domainName:DomainName"):
+        assert domain["inputs"]["domainNameConfiguration"]["securityPolicy"] == "TLS_1_2", domain["urn"]
+
+
+def test_latency_records_are_health_checked(all_resources):
+    for _, record in each(all_resources, "aws:route53/record:Record"):
+        if record["inputs"].get("latencyRoutingPolicies"):
+            assert record["inputs"].get("healthCheckId"), record["urn"]
+    for _, check in each(all_resources, "aws:route53/healthCheck:HealthCheck"):
+        assert check["inputs"]["type"] == "HTTPS" and check["inputs"]["resourcePath"] == "/health", check[
+            "urn"
+        ]
+
+
+# Cognito
+
+
+def test_user_pool_password_policy_is_strong(all_resources):
+    for _, pool in each(all_resources, "aws:cognito/userPool:UserPool"):
+        policy = pool["inputs"]["passwordPolicy"]
+        assert policy["minimumLength"] >= 12, pool["urn"]
+        for flag in ("requireLowercase", "requireUppercase", "requireNumbers", "requireSymbols"):
+            assert policy[flag] is True, f"{pool['urn']}: {flag}"
+
+
+def test_user_pool_client_has_no_secret_and_hides_user_existence(all_resources):
+    for _, client in each(all_resources, "aws:cognito/userPoolClient:UserPoolClient"):
+        assert client["inputs"]["generateSecret"] is False, client["urn"]
+        assert client["inputs"]["preventUserExistenceErrors"] == "ENABLED", client["urn"]

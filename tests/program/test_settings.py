@@ -1,0 +1,237 @@
+"""Configuration: defaults are safe, and every bad value fails with one message that names the
+key, says what is wrong and gives the command that fixes it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pulumi
+import pytest
+from conftest import PROJECT, ROOT
+
+from components.settings import ConfigError, load
+
+SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
+WEBHOOK = "https://hooks.slack.com/services/T000/B000/XYZ"
+
+
+def configure(stack: str = "us-east-1", secrets: tuple[str, ...] = (), **values: str) -> None:
+    config = {"aws:region": stack}
+    config.update({f"{PROJECT}:slackSigningSecret": SIGNING_SECRET, f"{PROJECT}:slackWebhookUrl": WEBHOOK})
+    secret_keys = [f"{PROJECT}:slackSigningSecret", f"{PROJECT}:slackWebhookUrl"]
+    for key, value in values.items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        if value is None:
+            config.pop(full_key, None)
+        else:
+            config[full_key] = value
+    secret_keys += [f"{PROJECT}:{key}" for key in secrets]
+    pulumi.runtime.set_all_config(config, [key for key in secret_keys if key in config])
+
+
+def settings(stack: str = "us-east-1"):
+    return load(pulumi.Config(PROJECT), stack)
+
+
+def error_for(stack: str = "us-east-1", **values: str) -> str:
+    secrets = tuple(k for k in ("demoPassword",) if k in values)
+    configure(stack, secrets, **values)
+    with pytest.raises(ConfigError) as caught:
+        settings(stack)
+    return str(caught.value)
+
+
+@pytest.fixture(autouse=True)
+def clean_config():
+    yield
+    pulumi.runtime.set_all_config({}, [])
+
+
+def test_defaults_are_safe_and_complete():
+    configure()
+    s = settings()
+    assert (s.primary_region, s.regions, s.is_primary) == ("us-east-1", ("us-east-1", "us-west-2"), True)
+    assert s.functions.architecture == "arm64"
+    assert s.functions.reserved_concurrency is None  # new accounts have only 10 concurrent executions
+    assert s.login_throttle.rate_limit < s.user_api_throttle.rate_limit
+    assert s.slack_team_ids == ()  # no workspace is allowed until one is configured
+    assert s.deletion_protection is True
+    assert s.domain is None
+
+
+def test_secondary_stack_is_not_primary():
+    configure("us-west-2")
+    assert settings("us-west-2").is_primary is False
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "problem", "fix"),
+    [
+        (
+            {"lambdaMemory": "64"},
+            "lambdaMemory",
+            "must be a whole number from 128 to 10240",
+            "lambdaMemory 256",
+        ),
+        ({"lambdaMemory": "lots"}, "lambdaMemory", "got 'lots'", "lambdaMemory 256"),
+        (
+            {"lambdaArchitecture": "sparc"},
+            "lambdaArchitecture",
+            "must be arm64 or x86_64",
+            "lambdaArchitecture arm64",
+        ),
+        ({"errorRate": "1.5"}, "errorRate", "must be a number from 0 to 1", "errorRate 0.1"),
+        ({"errorRate": "nan"}, "errorRate", "must be a number from 0 to 1", "errorRate 0.1"),
+        ({"errorRateThreshold": "0"}, "errorRateThreshold", "from 0.01 to 1", "errorRateThreshold 0.2"),
+        ({"failedLoginThreshold": "0"}, "failedLoginThreshold", "from 1 to 10000", "failedLoginThreshold 5"),
+        ({"logRetentionDays": "45"}, "logRetentionDays", "retention periods", "logRetentionDays 30"),
+        ({"reservedConcurrency": "0"}, "reservedConcurrency", "from 1 to 1000", "reservedConcurrency"),
+        (
+            {"reservedConcurrency": "2", "provisionedConcurrency": "3"},
+            "provisionedConcurrency",
+            "must not exceed reservedConcurrency",
+            "provisionedConcurrency 2",
+        ),
+        ({"userApiRateLimit": "-1"}, "userApiRateLimit", "from 1 to 10000", "userApiRateLimit 50"),
+        ({"userApiBurstLimit": "x"}, "userApiBurstLimit", "whole number", "userApiBurstLimit 100"),
+        (
+            {"loginRateLimit": "500"},
+            "loginRateLimit",
+            "must be stricter than the user API",
+            "loginRateLimit 5",
+        ),
+        ({"slackApiRateLimit": "0"}, "slackApiRateLimit", "from 1 to 10000", "slackApiRateLimit 5"),
+        ({"slackApiBurstLimit": "0"}, "slackApiBurstLimit", "from 1 to 5000", "slackApiBurstLimit 10"),
+        ({"loginBurstLimit": "0"}, "loginBurstLimit", "from 1 to 5000", "loginBurstLimit 10"),
+        ({"regions": '["us-east-1","us-east-1"]'}, "regions", "distinct valid values", "regions"),
+        ({"regions": "mars-1"}, "regions", "distinct valid values", "regions"),
+        (
+            {"regions": '["us-west-2","eu-west-1"]'},
+            "regions",
+            "does not include this stack's region",
+            "regions",
+        ),
+        ({"primaryRegion": "eu-west-1"}, "primaryRegion", "is not one of regions", "primaryRegion us-east-1"),
+        ({"primaryRegion": "Mars"}, "primaryRegion", "must be an AWS region name", "primaryRegion us-east-1"),
+        ({"domainName": "API.Example"}, "domainName", "lower-case DNS name", "domainName api.example.com"),
+        (
+            {"domainName": "api.example.com"},
+            "hostedZoneId",
+            "must be set together with domainName",
+            "hostedZoneId",
+        ),
+        (
+            {"hostedZoneId": "Z0123456789"},
+            "domainName",
+            "must be set together with hostedZoneId",
+            "domainName",
+        ),
+        ({"hostedZoneId": "zone"}, "hostedZoneId", "hosted zone id", "hostedZoneId Z0123456789ABC"),
+        ({"slackTeamIds": "team-one"}, "slackTeamIds", "distinct valid values", "slackTeamIds T0123ABCD"),
+        ({"demoUsername": "no spaces"}, "demoUsername", "1 to 128 letters", "demoUsername demo"),
+        ({"demoPassword": "short"}, "demoPassword", "12 to 64 characters", "--secret"),
+        (
+            {"deletionProtection": "yes"},
+            "deletionProtection",
+            "must be true or false",
+            "deletionProtection true",
+        ),
+        ({"auditTrail": "1"}, "auditTrail", "must be true or false", "auditTrail false"),
+        ({"archiveRetentionDays": "0"}, "archiveRetentionDays", "from 1 to 3650", "archiveRetentionDays 365"),
+        (
+            {"powertoolsLayerVersion": "0"},
+            "powertoolsLayerVersion",
+            "from 1 to 1000",
+            "powertoolsLayerVersion 27",
+        ),
+        ({"slackSigningSecret": None}, "slackSigningSecret", "is not set", "--secret"),
+        ({"slackSigningSecret": "not-hex"}, "slackSigningSecret", "32 hex characters", "--secret"),
+        ({"slackWebhookUrl": None}, "slackWebhookUrl", "is not set", "--secret"),
+        (
+            {"slackWebhookUrl": "https://evil.example/hook"},
+            "slackWebhookUrl",
+            "incoming webhook URL",
+            "--secret",
+        ),
+    ],
+)
+def test_bad_value_fails_with_one_message_naming_key_and_fix(values, key, problem, fix):
+    message = error_for(**values)
+    assert f"config {PROJECT}:{key} " in message
+    assert problem in message
+    assert "Fix: pulumi config set" in message and fix in message
+    assert message.endswith("--stack us-east-1")
+    assert "\n" not in message
+
+
+def test_secret_stored_in_plain_text_is_refused():
+    configure()
+    pulumi.runtime.set_all_config(
+        {
+            "aws:region": "us-east-1",
+            f"{PROJECT}:slackSigningSecret": SIGNING_SECRET,
+            f"{PROJECT}:slackWebhookUrl": WEBHOOK,
+        },
+        [f"{PROJECT}:slackWebhookUrl"],
+    )
+    with pytest.raises(ConfigError, match=r"slackSigningSecret must be stored as a secret.*--secret"):
+        settings()
+
+
+def test_missing_region_names_aws_region():
+    pulumi.runtime.set_all_config({}, [])
+    with pytest.raises(
+        ConfigError, match=r"config aws:region is not set\. Fix: pulumi config set aws:region us-east-1"
+    ):
+        settings()
+
+
+def test_stack_named_for_another_region_is_refused():
+    message = error_for("us-west-2", **{"aws:region": "us-east-1"})
+    assert "aws:region is 'us-east-1' but the stack is named 'us-west-2'" in message
+
+
+def test_bad_config_fails_before_any_resource_is_registered(tmp_path):
+    script = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+import pulumi
+from tools import program
+
+class Counting(pulumi.runtime.Mocks):
+    created = 0
+    def new_resource(self, args):
+        Counting.created += 1
+        return args.name, dict(args.inputs)
+    def call(self, args):
+        return {{}}
+
+config = {{"aws:region": "us-east-1", "{PROJECT}:lambdaMemory": "64"}}
+try:
+    program.run("us-east-1", Counting(), config, [])
+except pulumi.RunError as error:
+    print("ERROR", error)
+print("CREATED", Counting.created)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert "ERROR config active-active:lambdaMemory must be a whole number" in result.stdout, result.stderr[
+        -2000:
+    ]
+    assert "CREATED 0" in result.stdout
+
+
+def test_synth_prints_the_config_error_without_a_stack_trace(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.synth", "us-west-2", "--primary-missing"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "deploy the primary region first: pulumi stack select us-east-1 && pulumi up" in result.stderr
+    assert "Traceback" not in result.stderr
