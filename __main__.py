@@ -66,6 +66,7 @@ dead_letters = DeadLetters(
         table_arn=pieces.table_arn,
         webhook_parameter_name=slack.webhook_url.name,
         webhook_parameter_arn=slack.webhook_url.arn,
+        secrets_key_arn=slack.secrets_key_arn,
         dependencies_layer=layer.arn,
     ),
 )
@@ -138,6 +139,7 @@ monitoring = Monitoring(
         error_rate_threshold=settings.error_rate_threshold,
         webhook_parameter_name=slack.webhook_url.name,
         webhook_parameter_arn=slack.webhook_url.arn,
+        secrets_key_arn=slack.secrets_key_arn,
         dependencies_layer=layer.arn,
         dead_letter_queue_arn=dead_letters.queue_arn,
     ),

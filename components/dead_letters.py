@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.function import AppFunction, AppFunctionArgs
 from components.settings import FunctionDefaults
+from components.slack_api import decrypt_secrets
 
 HANDLER_TIMEOUT = 30
 MAX_RECEIVE_COUNT = 5
@@ -25,6 +26,7 @@ class DeadLettersArgs:
     table_arn: pulumi.Input[str]
     webhook_parameter_name: pulumi.Input[str]
     webhook_parameter_arn: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
     dependencies_layer: pulumi.Input[str]
 
 
@@ -67,6 +69,7 @@ class DeadLetters(pulumi.ComponentResource):
                 statements=[
                     {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": args.table_arn},
                     {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": args.webhook_parameter_arn},
+                    decrypt_secrets(args.secrets_key_arn),
                     {
                         "Effect": "Allow",
                         "Action": [

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from components.function import AppFunction, AppFunctionArgs
 from components.settings import FunctionDefaults
+from components.slack_api import decrypt_secrets
 
 FAILED_LOGIN_WINDOW_SECONDS = 300
 
@@ -37,6 +38,7 @@ class MonitoringArgs:
     error_rate_threshold: float
     webhook_parameter_name: pulumi.Input[str]
     webhook_parameter_arn: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
     dependencies_layer: pulumi.Input[str]
     dead_letter_queue_arn: pulumi.Input[str]
 
@@ -53,6 +55,7 @@ class Monitoring(pulumi.ComponentResource):
             "Action": "ssm:GetParameter",
             "Resource": args.webhook_parameter_arn,
         }
+        decrypt_webhook = decrypt_secrets(args.secrets_key_arn)
 
         self.key = aws.kms.Key(
             f"{name}-alarms-key",
@@ -130,7 +133,7 @@ class Monitoring(pulumi.ComponentResource):
                 defaults=args.defaults,
                 app=args.app,
                 environment=webhook_env,
-                statements=[read_webhook],
+                statements=[read_webhook, decrypt_webhook],
                 extra_layers=[args.dependencies_layer],
                 on_failure_destination=args.dead_letter_queue_arn,
             ),
@@ -316,7 +319,7 @@ def _dashboard(args: MonitoringArgs, resolved: dict[str, Any]) -> dict[str, Any]
             "Failed logins and injected failures",
             [
                 [args.app, "FailedLogins", "service", "login", {"label": "failed logins"}],
-                [args.app, "InjectedFailures", "service", "click", {"label": "injected failures"}],
+                [args.app, "InjectedFailures", "service", "clicks", {"label": "injected failures"}],
             ],
         ),
         widget(

@@ -39,10 +39,38 @@ class SlackApi(pulumi.ComponentResource):
         partition = aws.get_partition_output().partition
         account = aws.get_caller_identity_output().account_id
 
+        # A customer managed key, not aws/ssm: the AWS managed key lets every principal in the
+        # account decrypt; this one only the roles whose IAM policy names it.
+        self.secrets_key = aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"{args.app} Slack secrets",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            # AWS's default key policy: access is decided by IAM policies.
+                            "Sid": "AccountAdministers",
+                            "Effect": "Allow",
+                            "Principal": {
+                                "AWS": pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")
+                            },
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        self.secrets_key_arn = self.secrets_key.arn
         self.signing_secret = aws.ssm.Parameter(
             f"{name}-signing-secret",
             name=f"/{args.app}/slack/signing-secret",
             type="SecureString",
+            key_id=self.secrets_key.key_id,
             value=args.signing_secret,
             description="Slack app signing secret (verifies slash commands)",
             opts=child,
@@ -51,6 +79,7 @@ class SlackApi(pulumi.ComponentResource):
             f"{name}-webhook-url",
             name=f"/{args.app}/slack/webhook-url",
             type="SecureString",
+            key_id=self.secrets_key.key_id,
             value=args.webhook_url,
             description="Slack incoming webhook for alerts",
             opts=child,
@@ -80,6 +109,7 @@ class SlackApi(pulumi.ComponentResource):
                 },
                 statements=[
                     {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": self.signing_secret.arn},
+                    decrypt_secrets(self.secrets_key_arn),
                     {
                         "Effect": "Allow",
                         "Action": ["ssm:GetParameter", "ssm:PutParameter"],
@@ -105,3 +135,19 @@ class SlackApi(pulumi.ComponentResource):
         )
         self.url = self.api.url
         self.register_outputs({"url": self.url})
+
+
+def decrypt_secrets(key_arn: pulumi.Input[str]) -> dict:
+    """Lets a role decrypt the Slack secrets, and only through SSM in its own region."""
+    return {
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": key_arn,
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": pulumi.Output.concat(
+                    "ssm.", aws.get_region_output().region, ".amazonaws.com"
+                )
+            }
+        },
+    }

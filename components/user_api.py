@@ -86,8 +86,8 @@ class UserApi(pulumi.ComponentResource):
                 {"STATIC_BUCKET": args.bucket_name, **chaos_env},
                 [read_images, read_chaos],
             ),
-            "click": function(
-                "click",
+            "clicks": function(
+                "clicks",
                 "POST /click: page view onto the bus, with injected failures",
                 {
                     "TABLE_NAME": args.table_name,
@@ -146,7 +146,7 @@ class UserApi(pulumi.ComponentResource):
                 routes=[
                     Route("POST /login", fn["login"], throttle=args.login_throttle),
                     Route("GET /hello", fn["hello"], authorized=True),
-                    Route("POST /click", fn["click"], authorized=True),
+                    Route("POST /click", fn["clicks"], authorized=True),
                     Route("GET /health", fn["health"]),
                     Route("GET /config", fn["discovery"]),
                     Route("GET /", fn["web"]),

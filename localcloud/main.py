@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from localcloud.cloud import ROOT, LocalCloud
@@ -30,7 +31,7 @@ from localcloud.frontdoor import FrontDoor
 from localcloud.slack import SlackStandIn
 from tools import program
 
-STATE_DIR = ROOT / ".localcloud"
+STATE_DIR = Path(os.environ.get("LOCALCLOUD_STATE_DIR", ROOT / ".localcloud"))
 TEAM_ID = "TLOCAL0001"
 
 
@@ -151,9 +152,17 @@ def start_moto(port: int) -> subprocess.Popen[bytes]:
 
 def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     ports = Ports(port_base)
-    STATE_DIR.mkdir(exist_ok=True)
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = start_moto(ports.moto)
+    try:
+        return _start_plane(ports, moto)
+    except BaseException:
+        moto.terminate()
+        raise
+
+
+def _start_plane(ports: Ports, moto: subprocess.Popen[bytes]) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     moto_url = f"http://127.0.0.1:{ports.moto}"
     local = LocalSecrets.generate(ports.slack)
     graphs = [deploy(stack, index, ports, moto_url, local) for index, stack in enumerate(stacks())]

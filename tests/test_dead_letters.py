@@ -13,7 +13,9 @@ from webhook_helpers import all_text, emitted_metrics
 
 TARGET_ID = "2e1424d4-f796-459a-8184-9c92662be6da"
 ASYNC_ID = "059f36b4-87a3-44ab-83d2-661975830a7d"
-RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/active-active-bus-4f1c2e7/active-active-page-viewed-9a8b7c6"
+RULE_ARN = (
+    "arn:aws:events:us-east-1:123456789012:rule/active-active-bus-4f1c2e7/active-active-page-viewed-9a8b7c6"
+)
 WRITER_ARN = "arn:aws:lambda:us-east-1:123456789012:function:active-active-writer-1a2b3c4:$LATEST"
 
 
@@ -68,7 +70,8 @@ def test_both_dlq_shapes_recorded(aws, context, handler, slack_webhook, capsys):
     assert lambda_async["eventId"] == {"S": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"}
     assert lambda_async["detailType"] == {"S": "PageViewed"}
     assert lambda_async["reason"]["S"] == (
-        "InjectedWriterFailure: injected writer failure (writerFailureRate 1.0) (RetriesExhausted after 3 attempts)"
+        "InjectedWriterFailure: injected writer failure (writerFailureRate 1.0)"
+        " (RetriesExhausted after 3 attempts)"
     )
     assert lambda_async["origin"] == {"S": WRITER_ARN}
     assert "alertedAt" in target
@@ -81,7 +84,10 @@ def test_each_dead_event_posts_one_block_kit_alert(aws, context, handler, slack_
 
     assert slack_webhook.urls == [WEBHOOK_URL, WEBHOOK_URL]
     target, lambda_async = slack_webhook.messages
-    assert target["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "Dead event in us-east-1"}}
+    assert target["blocks"][0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Dead event in us-east-1"},
+    }
     fields = [field["text"] for field in target["blocks"][1]["fields"]]
     assert fields[0] == "*Kind*\neventbridge-target"
     assert fields[1] == "*Event id*\n`3c1d9e2f-7a4b-4c8d-9e0f-1a2b3c4d5e6f`"
@@ -167,7 +173,9 @@ def test_dead_letter_of_unknown_shape_is_recorded_and_alerted(aws, context, hand
 
 def test_alert_escapes_untrusted_error_text(aws, context, handler, slack_webhook):
     target, _ = dead_records()
-    target["messageAttributes"]["ERROR_MESSAGE"]["stringValue"] = "boom <!channel> & `rm -rf` <https://evil|x>"
+    target["messageAttributes"]["ERROR_MESSAGE"]["stringValue"] = (
+        "boom <!channel> & `rm -rf` <https://evil|x>"
+    )
 
     handler(batch(target), context)
 
@@ -208,6 +216,19 @@ def test_async_record_without_response_uses_its_condition(aws, context, handler,
     assert "eventId" not in item
     assert "detailType" not in item
     assert "*Event id*\nnone" in all_text(slack_webhook.last)
+
+
+def test_async_record_with_a_non_object_payload_is_recorded(aws, context, handler, slack_webhook):
+    _, lambda_async = dead_records()
+    body = json.loads(lambda_async["body"])
+    body["requestPayload"] = "a plain string payload"
+    lambda_async["body"] = json.dumps(body)
+
+    response = handler(batch(lambda_async), context)
+
+    assert response == {"batchItemFailures": []}
+    assert dead_items()[ASYNC_ID]["kind"] == {"S": "lambda-async"}
+    assert "eventId" not in dead_items()[ASYNC_ID]
 
 
 def test_record_without_sent_timestamp_fails_alone(aws, context, handler, slack_webhook):

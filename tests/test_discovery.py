@@ -47,7 +47,9 @@ def test_config_in_secondary_region_names_itself_and_the_primary(aws, context, h
 
 def test_config_includes_a_region_registered_later(aws, context, handler):
     boto3.client("ssm", region_name=PRIMARY).put_parameter(
-        Name=f"/{APP}/regions/eu-west-1", Type="String", Value=json.dumps({"api": "https://api-eu.example.com"})
+        Name=f"/{APP}/regions/eu-west-1",
+        Type="String",
+        Value=json.dumps({"api": "https://api-eu.example.com"}),
     )
 
     body = body_of(handler(config_event(), context))

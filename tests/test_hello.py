@@ -7,7 +7,9 @@ import base64
 import pytest
 from conftest import PRIMARY, ROOT, body_of, http_event, load_event, set_chaos
 
-ACCESS_TOKEN_CLAIMS = load_event("click_request_access_token.json")["requestContext"]["authorizer"]["jwt"]["claims"]
+ACCESS_TOKEN_CLAIMS = load_event("click_request_access_token.json")["requestContext"]["authorizer"]["jwt"][
+    "claims"
+]
 
 
 @pytest.fixture

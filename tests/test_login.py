@@ -119,7 +119,9 @@ def test_successful_login_emits_no_failed_logins_metric(aws, context, handler, c
 
 
 @pytest.mark.parametrize("event_file", ["login_request.json", "login_request_base64.json"])
-def test_login_logs_contain_neither_password_nor_tokens(aws, context, handler, capsys, monkeypatch, event_file):
+def test_login_logs_contain_neither_password_nor_tokens(
+    aws, context, handler, capsys, monkeypatch, event_file
+):
     from login import app
 
     capture_logs(monkeypatch, app.logger)

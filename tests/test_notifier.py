@@ -36,11 +36,17 @@ def test_notifier_posts_block_kit_for_alarm(aws, context, handler, slack_webhook
     assert result == {"posted": 1}
     assert slack_webhook.urls == [WEBHOOK_URL]
     message = slack_webhook.last
-    assert message["text"] == ":rotating_light: ALARM: active-active-monitoring-dlq-not-empty-7a8b9c0 in us-east-1"
+    assert (
+        message["text"]
+        == ":rotating_light: ALARM: active-active-monitoring-dlq-not-empty-7a8b9c0 in us-east-1"
+    )
     header, summary, fields, link = message["blocks"]
     assert header == {
         "type": "header",
-        "text": {"type": "plain_text", "text": ":rotating_light: ALARM: active-active-monitoring-dlq-not-empty-7a8b9c0"},
+        "text": {
+            "type": "plain_text",
+            "text": ":rotating_light: ALARM: active-active-monitoring-dlq-not-empty-7a8b9c0",
+        },
     }
     assert summary["text"]["text"] == (
         "*Events are waiting in the dead letter queue*\n"
@@ -63,7 +69,9 @@ def test_notifier_posts_block_kit_for_ok_with_metric_math(aws, context, handler,
     handler(load_event("sns_alarm_error_rate_ok.json"), context)
 
     message = slack_webhook.last
-    assert message["text"] == ":white_check_mark: OK: active-active-monitoring-error-rate-1b2c3d4 in us-west-2"
+    assert (
+        message["text"] == ":white_check_mark: OK: active-active-monitoring-error-rate-1b2c3d4 in us-west-2"
+    )
     assert message["blocks"][0]["text"]["text"] == (
         ":white_check_mark: OK: active-active-monitoring-error-rate-1b2c3d4"
     )
@@ -88,6 +96,15 @@ def test_notifier_marks_insufficient_data_with_a_question(aws, context, handler,
     assert message["blocks"][1]["text"]["text"].startswith("Threshold Crossed")  # no description line
     fields = [field["text"] for field in message["blocks"][2]["fields"]]
     assert fields[1:3] == ["*Metric*\nunknown", "*When*\nunknown"]
+
+
+def test_alarm_time_without_a_zone_is_read_as_utc(aws, context, handler, slack_webhook):
+    alarm = alarm_in("sns_alarm.json")
+    alarm["StateChangeTime"] = "2026-11-25T10:06:00"
+
+    handler(with_message("sns_alarm.json", json.dumps(alarm)), context)
+
+    assert "*When*\n2026-11-25 10:06:00 UTC" in all_text(slack_webhook.last)
 
 
 def test_notifier_escapes_alarm_text_for_mrkdwn(aws, context, handler, slack_webhook):

@@ -31,7 +31,9 @@ def alarm_event(state: str = "ALARM", **changes: Any) -> dict[str, Any]:
     return event
 
 
-def login(username: str, source_ip: str, at: datetime, *, success: bool = False, region: str = PRIMARY) -> None:
+def login(
+    username: str, source_ip: str, at: datetime, *, success: bool = False, region: str = PRIMARY
+) -> None:
     """One login attempt, as the login function records it."""
     from shared import model
 
@@ -50,7 +52,9 @@ def login(username: str, source_ip: str, at: datetime, *, success: bool = False,
     )
 
 
-def failures(username: str, source_ip: str, count: int, *, start: datetime = WINDOW_START, **kwargs: Any) -> None:
+def failures(
+    username: str, source_ip: str, count: int, *, start: datetime = WINDOW_START, **kwargs: Any
+) -> None:
     """``count`` failed attempts spread over the window."""
     for n in range(count):
         login(username, source_ip, start + timedelta(seconds=15 + 47 * n), **kwargs)
@@ -151,12 +155,16 @@ def test_security_escapes_and_truncates_user_controlled_text(aws, context, handl
 def test_security_posts_back_to_normal_on_ok(aws, context, handler, slack_webhook):
     failures("alice", "203.0.113.7", 5)
 
-    result = handler(alarm_event("OK", reason="Threshold Crossed: 1 datapoint [1.0] was not >= 10.0"), context)
+    result = handler(
+        alarm_event("OK", reason="Threshold Crossed: 1 datapoint [1.0] was not >= 10.0"), context
+    )
 
     assert result == {"state": "OK", "posted": True}
     message = slack_webhook.last
     assert message["text"] == "Failed logins back to normal in us-east-1"
-    assert message["blocks"][0]["text"]["text"] == ":white_check_mark: Failed logins back to normal in us-east-1"
+    assert (
+        message["blocks"][0]["text"]["text"] == ":white_check_mark: Failed logins back to normal in us-east-1"
+    )
     assert "alice" not in all_text(message)
 
 
@@ -189,6 +197,7 @@ def _without(path: tuple[str, ...]) -> dict[str, Any]:
         (alarm_event(timestamp=1795597530), "wrong type or format"),
         ({**alarm_event(), "alarmData": "nope"}, "wrong type or format"),
         (alarm_event(value=""), "non-empty strings"),
+        ({**alarm_event(), "region": "<!channel>"}, "region must be an AWS region name"),
     ],
 )
 def test_malformed_alarm_event_raises_a_clear_error(aws, context, handler, slack_webhook, event, reason):

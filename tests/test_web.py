@@ -105,7 +105,9 @@ def test_text_asset_content_type_follows_its_extension(aws, context, handler, ke
     assert text_of(response) == "text"
 
 
-@pytest.mark.parametrize(("key", "content_type"), [("assets/logo.png", "image/png"), ("assets/favicon.ico", "image/x-icon")])
+@pytest.mark.parametrize(
+    ("key", "content_type"), [("assets/logo.png", "image/png"), ("assets/favicon.ico", "image/x-icon")]
+)
 def test_binary_asset_is_base64_encoded(aws, context, handler, key, content_type):
     put_object(key, PNG)
 
@@ -172,7 +174,9 @@ def test_page_is_served_with_self_only_connect_src_when_registry_unreachable(aws
 
 
 def test_missing_asset_for_a_browser_returns_the_404_page(aws, context, handler):
-    response = handler(get("/assets/nope.js", accept=BROWSER_ACCEPT, route_key="GET /assets/{proxy+}"), context)
+    response = handler(
+        get("/assets/nope.js", accept=BROWSER_ACCEPT, route_key="GET /assets/{proxy+}"), context
+    )
 
     assert response["statusCode"] == 404
     assert response["headers"]["Content-Type"] == "text/html; charset=utf-8"

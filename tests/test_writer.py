@@ -40,7 +40,10 @@ def counters(region: str, user_id: str = USER_ID) -> dict[str, int]:
     items = boto3.client("dynamodb", region_name=region).query(
         TableName=TABLE,
         KeyConditionExpression="pk = :pk AND begins_with(sk, :views)",
-        ExpressionAttributeValues={":pk": {"S": model.user_key(user_id)}, ":views": {"S": model.VIEWS_PREFIX}},
+        ExpressionAttributeValues={
+            ":pk": {"S": model.user_key(user_id)},
+            ":views": {"S": model.VIEWS_PREFIX},
+        },
     )["Items"]
     return {item["sk"]["S"]: int(item["views"]["N"]) for item in items}
 
@@ -224,7 +227,9 @@ def test_transaction_cancelled_for_another_reason_is_raised_for_retry(reasons):
 
     dynamodb = boto3.client("dynamodb", region_name=PRIMARY)
     metrics = RecordedMetrics()
-    writer = Writer(dynamodb=dynamodb, table_name=TABLE, region=PRIMARY, metrics=metrics, failure_rate=lambda: 0)
+    writer = Writer(
+        dynamodb=dynamodb, table_name=TABLE, region=PRIMARY, metrics=metrics, failure_rate=lambda: 0
+    )
 
     with Stubber(dynamodb) as stub:
         stub.add_client_error(

@@ -28,7 +28,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from shared import aws, model, slack
+from shared import aws, blockkit, model, slack
 
 logger = Logger(child=True)
 
@@ -161,25 +161,25 @@ def _truncate_bytes(text: str, limit: int) -> str:
     return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
-def alert(letter: DeadLetter, region: str) -> tuple[str, list[dict[str, Any]]]:
+def alert(letter: DeadLetter, region: str) -> slack.Message:
     """The Slack message for one dead event: fallback text and Block Kit blocks."""
     origin_label = {EVENTBRIDGE_TARGET: "Rule", LAMBDA_ASYNC: "Function"}.get(letter.kind, "Source")
-    reason = slack.escape(slack.truncate(letter.reason, 500))
-    event_id = f"`{slack.escape(letter.event_id)}`" if letter.event_id else "none"
+    reason = blockkit.escape(blockkit.truncate(letter.reason, 500))
+    event_id = f"`{blockkit.escape(letter.event_id)}`" if letter.event_id else "none"
     sent = letter.sent_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     blocks = [
-        slack.header(f"Dead event in {region}"),
-        slack.fields(
+        blockkit.header(f"Dead event in {region}"),
+        blockkit.fields(
             {
                 "Kind": letter.kind,
                 "Event id": event_id,
                 "Reason": reason,
-                origin_label: f"`{slack.escape(slack.truncate(letter.origin, 300))}`",
+                origin_label: f"`{blockkit.escape(blockkit.truncate(letter.origin, 300))}`",
             }
         ),
-        slack.context(
-            f"{slack.escape(letter.detail_type or 'no detail-type')} · SQS message "
-            f"`{slack.escape(letter.message_id)}` · sent {sent} · receive count {letter.receive_count}"
+        blockkit.context(
+            f"{blockkit.escape(letter.detail_type or 'no detail-type')} · SQS message "
+            f"`{blockkit.escape(letter.message_id)}` · sent {sent} · receive count {letter.receive_count}"
         ),
     ]
     return f"Dead event in {region} ({letter.kind}): {reason}", blocks

@@ -35,7 +35,8 @@ def hello() -> Response:
     )
 
 
+# The response is mostly an image: keep it out of the trace.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

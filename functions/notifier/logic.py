@@ -11,7 +11,6 @@ Environment:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from urllib.parse import quote
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sns_event import SNSEvent, SNSMessage
-from shared import slack
+from shared import aws, blockkit, slack
 
 logger = Logger(child=True)
 
@@ -39,17 +38,10 @@ COMPARISONS = {
     "LessThanLowerThreshold": "below the band",
     "GreaterThanUpperThreshold": "above the band",
 }
-REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 MAX_TEXT_CHARS = 2500  # Slack's section limit is 3000, after escaping
 
 
-@dataclass(frozen=True)
-class SlackMessage:
-    text: str  # the fallback for notifications and clients without Block Kit
-    blocks: list[dict[str, Any]]
-
-
-def message_for(sns: SNSMessage) -> SlackMessage:
+def message_for(sns: SNSMessage) -> slack.Message:
     """The Slack message for one SNS notification."""
     try:
         alarm = json.loads(sns.message)
@@ -60,52 +52,48 @@ def message_for(sns: SNSMessage) -> SlackMessage:
     return plain_message(sns.get("Subject"), sns.message)
 
 
-def alarm_message(alarm: dict[str, Any]) -> SlackMessage:
+def alarm_message(alarm: dict[str, Any]) -> slack.Message:
     name = alarm["AlarmName"]
     state = str(alarm["NewStateValue"])
     region = _region(alarm)
     emoji = STATE_EMOJI.get(state, ":bell:")
     description = alarm.get("AlarmDescription")
-    reason = slack.escape(
-        slack.truncate(str(alarm.get("NewStateReason") or "no reason given"), MAX_TEXT_CHARS)
+    reason = blockkit.escape(
+        blockkit.truncate(str(alarm.get("NewStateReason") or "no reason given"), MAX_TEXT_CHARS)
     )
-    summary = f"*{slack.escape(slack.truncate(description, 300))}*\n{reason}" if description else reason
+    summary = f"*{blockkit.escape(blockkit.truncate(description, 300))}*\n{reason}" if description else reason
     blocks = [
-        slack.header(f"{emoji} {state}: {name}"),
-        slack.section(summary),
-        slack.fields(
+        blockkit.header(f"{emoji} {state}: {name}"),
+        blockkit.section(summary),
+        blockkit.fields(
             {
-                "Region": slack.escape(region),
+                "Region": blockkit.escape(region),
                 "Metric": _metric(alarm.get("Trigger")),
-                "When": slack.escape(_when(alarm.get("StateChangeTime"))),
-                "Previous state": slack.escape(str(alarm.get("OldStateValue") or "unknown")),
+                "When": blockkit.escape(_when(alarm.get("StateChangeTime"))),
+                "Previous state": blockkit.escape(str(alarm.get("OldStateValue") or "unknown")),
             }
         ),
     ]
-    if REGION_PATTERN.fullmatch(region):
+    if aws.is_region_name(region):
         console = (
             f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
             f"#alarmsV2:alarm/{quote(name, safe='')}"
         )
-        blocks.append(slack.context(f"<{console}|Open the alarm in CloudWatch>"))
-    return SlackMessage(
-        text=f"{emoji} {state}: {slack.escape(name)} in {slack.escape(region)}", blocks=blocks
-    )
+        blocks.append(blockkit.context(f"<{console}|Open the alarm in CloudWatch>"))
+    text = f"{emoji} {state}: {blockkit.escape(name)} in {blockkit.escape(region)}"
+    return text, blocks
 
 
-def plain_message(subject: str | None, message: str) -> SlackMessage:
-    text = slack.escape(slack.truncate(message or "(empty message)", MAX_TEXT_CHARS))
-    return SlackMessage(
-        text=text,
-        blocks=[slack.header(subject or "Notification from the alarm topic"), slack.section(text)],
-    )
+def plain_message(subject: str | None, message: str) -> slack.Message:
+    text = blockkit.escape(blockkit.truncate(message or "(empty message)", MAX_TEXT_CHARS))
+    return text, [blockkit.header(subject or "Notification from the alarm topic"), blockkit.section(text)]
 
 
 def _region(alarm: dict[str, Any]) -> str:
     """The region code from the alarm's ARN; the message's own Region is a display name."""
     arn = alarm.get("AlarmArn")
     parts = arn.split(":") if isinstance(arn, str) else []
-    if len(parts) > 3 and REGION_PATTERN.fullmatch(parts[3]):
+    if len(parts) > 3 and aws.is_region_name(parts[3]):
         return parts[3]
     return str(alarm.get("Region") or "unknown region")
 
@@ -128,7 +116,8 @@ def _metric(trigger: object) -> str:
     limit = f"{threshold:g}" if isinstance(threshold, int | float) else "?"
     periods = f"{trigger.get('EvaluationPeriods', '?')} periods of {trigger.get('Period', '?')} s"
     rule = " ".join(part for part in (statistic, comparison, limit) if part)
-    return f"`{slack.escape(slack.truncate(watched, 200))}`\n{slack.escape(rule)} for {slack.escape(periods)}"
+    escape = blockkit.escape
+    return f"`{escape(blockkit.truncate(watched, 200))}`\n{escape(rule)} for {escape(periods)}"
 
 
 def _when(value: object) -> str:
@@ -137,7 +126,7 @@ def _when(value: object) -> str:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        return slack.truncate(value, 40)
+        return blockkit.truncate(value, 40)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -152,9 +141,9 @@ class Notifier:
         posted = 0
         for record in event.records:
             sns = record.sns
-            message = message_for(sns)
+            text, blocks = message_for(sns)
             try:
-                self.post(message.text, message.blocks)
+                self.post(text, blocks)
             except slack.SlackDeliveryError:
                 logger.exception(
                     "Slack did not accept the notification", extra={"snsMessageId": sns.message_id}

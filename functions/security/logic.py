@@ -24,7 +24,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent
-from shared import aws, model, slack
+from shared import aws, blockkit, model, slack
 
 logger = Logger(child=True)
 
@@ -82,8 +82,10 @@ def parse_alarm(event: CloudWatchAlarmEvent) -> AlarmChange:
         raise MalformedAlarmEvent(
             "not a CloudWatch alarm event: a field has the wrong type or format"
         ) from error
-    if not all(isinstance(value, str) and value for value in (change.name, change.state, change.region)):
-        raise MalformedAlarmEvent("alarm name, state and region must be non-empty strings")
+    if not all(isinstance(value, str) and value for value in (change.name, change.state)):
+        raise MalformedAlarmEvent("alarm name and state must be non-empty strings")
+    if not aws.is_region_name(change.region):
+        raise MalformedAlarmEvent("region must be an AWS region name")
     return change
 
 
@@ -173,44 +175,45 @@ def count_failures(attempts: Iterable[LoginAttempt], top: int = TOP) -> Offender
 def shown(value: str) -> str:
     """User-controlled text for mrkdwn: one line, short, inert, in a code span."""
     printable = "".join(char if char.isprintable() else "\N{REPLACEMENT CHARACTER}" for char in value)
-    return f"`{slack.escape(slack.truncate(printable, MAX_NAME_CHARS))}`"
+    return f"`{blockkit.escape(blockkit.truncate(printable, MAX_NAME_CHARS))}`"
 
 
 def _ranking(counts: list[tuple[str, int]]) -> str:
     if not counts:
         return "none"
-    return "\n".join(f"{rank}. {shown(value)} ({count})" for rank, (value, count) in enumerate(counts, start=1))
+    return "\n".join(
+        f"{rank}. {shown(value)} ({count})" for rank, (value, count) in enumerate(counts, start=1)
+    )
 
 
-def alarm_report(
-    change: AlarmChange, start: datetime, end: datetime, offenders: Offenders
-) -> tuple[str, list]:
+def alarm_report(change: AlarmChange, start: datetime, end: datetime, offenders: Offenders) -> slack.Message:
     minutes = round((end - start).total_seconds() / 60)
     span = f"from {start:%Y-%m-%d %H:%M:%S} to {end:%H:%M:%S} UTC"
     text = f"{offenders.total} failed logins in {change.region} in the last {minutes} minutes"
     blocks = [
-        slack.header(f":lock: Failed logins over threshold in {change.region}"),
-        slack.section(f"*{offenders.total}* failed login attempts in the {minutes} minutes {span}."),
-        slack.fields(
+        blockkit.header(f":lock: Failed logins over threshold in {change.region}"),
+        blockkit.section(f"*{offenders.total}* failed login attempts in the {minutes} minutes {span}."),
+        blockkit.fields(
             {
                 f"Top {TOP} usernames": _ranking(offenders.usernames),
                 f"Top {TOP} source IPs": _ranking(offenders.source_ips),
             }
         ),
-        slack.context(
-            f"Alarm `{slack.escape(change.name)}`: {slack.escape(slack.truncate(change.reason, 500))}"
+        blockkit.context(
+            f"Alarm `{blockkit.escape(change.name)}`: "
+            f"{blockkit.escape(blockkit.truncate(change.reason, 500))}"
         ),
     ]
     return text, blocks
 
 
-def recovery_report(change: AlarmChange) -> tuple[str, list]:
+def recovery_report(change: AlarmChange) -> slack.Message:
     text = f"Failed logins back to normal in {change.region}"
     blocks = [
-        slack.header(f":white_check_mark: {text}"),
-        slack.context(
-            f"Alarm `{slack.escape(change.name)}` is OK since {change.at:%Y-%m-%d %H:%M:%S} UTC: "
-            f"{slack.escape(slack.truncate(change.reason, 500))}"
+        blockkit.header(f":white_check_mark: {text}"),
+        blockkit.context(
+            f"Alarm `{blockkit.escape(change.name)}` is OK since {change.at:%Y-%m-%d %H:%M:%S} UTC: "
+            f"{blockkit.escape(blockkit.truncate(change.reason, 500))}"
         ),
     ]
     return text, blocks

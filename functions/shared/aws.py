@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from typing import Any
 
 # Fail fast inside Lambda's timeout rather than hang on a slow dependency.
@@ -19,8 +20,16 @@ _CLIENT_SETTINGS = {
 }
 
 
+_REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
 def region() -> str:
     return os.environ["AWS_REGION"]
+
+
+def is_region_name(value: object) -> bool:
+    """True for a string shaped like an AWS region name (``us-east-1``, ``ap-southeast-2``)."""
+    return isinstance(value, str) and _REGION_NAME.fullmatch(value) is not None
 
 
 @functools.cache

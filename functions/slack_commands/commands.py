@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
+from shared.blockkit import context, escape, section, truncate
 from shared.chaos import ChaosState
-from shared.slack import context, escape, section, truncate
 
 logger = Logger(child=True)
 

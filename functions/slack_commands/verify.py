@@ -38,7 +38,7 @@ INVALID_SIGNATURE = "invalid Slack signature"
 MISSING_HEADERS = f"missing Slack signature headers ({SIGNATURE_HEADER}, {TIMESTAMP_HEADER})"
 # Rotating the secret in SSM takes effect within this time, without a deploy.
 SECRET_MAX_AGE_SECONDS = 300
-# Slack's payloads are a few KB; anything near this is not from Slack's slash commands.
+# Slack's commands and events are a few KB; a verified body this big is refused, not parsed.
 MAX_BODY_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 64
 BODY_CONTEXT_KEY = "slack_body"
@@ -77,7 +77,7 @@ def raw_body(event: APIGatewayProxyEventV2) -> bytes:
 
 
 def verify_signature(body: bytes, timestamp: str, signature: str, secret: str) -> None:
-    """Return if Slack signed ``body`` at ``timestamp``, within 5 minutes of now; else ApiError 401."""
+    """Return only if Slack signed ``body`` at ``timestamp`` within 5 minutes of now; else ApiError 401."""
     from slack_sdk.signature import SignatureVerifier
 
     # slack_sdk raises on a non-numeric timestamp, a non-UTF-8 body or a non-ASCII signature;

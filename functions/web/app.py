@@ -28,7 +28,7 @@ logger, tracer = Logger(), Tracer()
 app = create_resolver(guard_region=False)
 
 
-def other_region_origins() -> list[str]:
+def region_api_origins() -> list[str]:
     """Every region's API origin; with the registry unreachable (its region may be the one that is
     down), the page is still served and may call this region only."""
     try:
@@ -42,7 +42,7 @@ def other_region_origins() -> list[str]:
 def secure_headers(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
     response = next_middleware(app)
     html = response.body if isinstance(response.body, str) and response.content_type == HTML else ""
-    policy = logic.content_security_policy(other_region_origins(), logic.inline_style_hashes(html))
+    policy = logic.content_security_policy(region_api_origins(), logic.inline_style_hashes(html))
     response.headers.update(logic.security_headers(policy))
     return response
 

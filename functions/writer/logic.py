@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ logger = Logger(child=True)
 
 DETAIL_TYPE = "PageViewed"
 MAX_ID_LENGTH = 128
-REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 GUARD_ITEM = 0  # position of the guard in the transaction, and of its cancellation reason
 
 
@@ -72,7 +70,7 @@ def parse_page_view(event: EventBridgeEvent) -> PageView:
     if canonical != event_id.lower():
         raise InvalidPageView("'eventId' must be a UUID string")
     region = _string(detail, "region", 32)
-    if not REGION_PATTERN.fullmatch(region):
+    if not aws.is_region_name(region):
         raise InvalidPageView("'region' must be an AWS region name")
     at = _string(detail, "at", 40)
     try:

@@ -141,6 +141,11 @@ function withRegions(text) {
   });
 }
 
+/** Set a node's text, keeping region names whole. */
+function setText(node, text) {
+  node.replaceChildren(...withRegions(text));
+}
+
 /** Append a line to the activity log (newest first). kind: info | ok | warn | error. */
 function logActivity(text, kind = 'info') {
   const empty = ui.activity.querySelector('.activity__empty');
@@ -253,6 +258,7 @@ function logRegionChanges(previous, next) {
 
 function showLogin(message = '', { focus = true } = {}) {
   session.clear();
+  resetApp();
   show(ui.login);
   setBusy(ui.loginSubmit, false, 'Sign in');
   ui.password.value = '';
@@ -265,7 +271,7 @@ function showLogin(message = '', { focus = true } = {}) {
 }
 
 function showLoginError(message) {
-  ui.loginError.textContent = message;
+  setText(ui.loginError, message);
   ui.loginError.hidden = false;
   ui.password.setAttribute('aria-describedby', 'login-error');
   ui.password.setAttribute('aria-invalid', 'true');
@@ -293,7 +299,7 @@ function showError(message, onRetry) {
   retryAction = onRetry;
   ui.clickError.hidden = false;
   ui.retry.hidden = !onRetry;
-  ui.errorMessage.textContent = message;
+  setText(ui.errorMessage, message);
   ui.errorMessage.focus();
 }
 
@@ -347,20 +353,28 @@ async function login(event) {
   }
 }
 
+/** Forget what the previous session showed, so none of it flashes up on the next login. */
+function resetApp() {
+  hideError();
+  ui.hello.textContent = 'Saying hello…';
+  ui.signedInAs.textContent = '';
+  ui.viewCount.textContent = 'No views counted yet.';
+  ui.viewCount.classList.add('is-empty');
+  ui.viewDetail.textContent = '';
+  ui.viewDetail.title = '';
+  ui.image.src = '/assets/images/normal.svg';
+  ui.image.alt = ALT.normal;
+}
+
 async function enterApp({ focusHeading = false } = {}) {
   const current = session.load();
   if (session.expired(current)) {
     showLogin(current ? SESSION_EXPIRED : '');
     return;
   }
-  hideError();
+  resetApp();
+  if (current.username) ui.signedInAs.textContent = `Signed in as ${current.username}`;
   show(ui.app);
-  ui.hello.textContent = 'Saying hello…';
-  ui.signedInAs.textContent = current.username ? `Signed in as ${current.username}` : '';
-  ui.viewCount.textContent = 'No views counted yet.';
-  ui.viewCount.classList.add('is-empty');
-  ui.viewDetail.textContent = '';
-  showImage('normal', '/assets/images/normal.svg');
   await hello({ focusHeading });
 }
 
@@ -404,7 +418,7 @@ async function click({ fromRetry = false } = {}) {
       ui.viewCount.classList.remove('is-empty');
       const parts = [`counted by ${region || result.region}`, `${result.elapsedMs} ms`];
       if (result.failovers.length) parts.push(`after failing over from ${result.failovers[0].from}`);
-      ui.viewDetail.textContent = parts.join(' · ');
+      setText(ui.viewDetail, parts.join(' · '));
       ui.viewDetail.title = eventId ? `event ${eventId}` : '';
       logActivity(`${ui.viewCount.textContent} (${region || result.region})`, 'ok');
       if (fromRetry) ui.imageButton.focus();
@@ -429,7 +443,6 @@ async function click({ fromRetry = false } = {}) {
 
 function logout() {
   logActivity('logged out', 'info');
-  hideError();
   showLogin();
 }
 

@@ -166,7 +166,11 @@ def test_every_kms_key_rotates(all_resources):
 
 
 def test_alarm_key_lets_cloudwatch_encrypt_for_the_topic(all_resources):
-    for _, key in each(all_resources, "aws:kms/key:Key"):
+    alarm_keys = [
+        (s, k) for s, k in each(all_resources, "aws:kms/key:Key") if "alarm" in k["inputs"]["description"]
+    ]
+    assert alarm_keys
+    for _, key in alarm_keys:
         statements = json.loads(key["inputs"]["policy"])["Statement"]
         cloudwatch = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
         assert cloudwatch, key["urn"]
@@ -193,6 +197,29 @@ def test_every_function_is_arm64(all_resources):
 def test_every_function_is_traced(all_resources):
     for _, function in functions(all_resources):
         assert function["inputs"]["tracingConfig"] == {"mode": "Active"}, function["urn"]
+
+
+def test_slack_secrets_use_a_customer_managed_key_only_their_readers_may_use(all_resources, graphs):
+    for stack, parameter in each(all_resources, "aws:ssm/parameter:Parameter"):
+        if parameter["inputs"]["type"] != "SecureString":
+            continue
+        assert parameter["inputs"].get("keyId"), parameter["urn"]
+        key = next(
+            k
+            for k in graphs[stack].of_type("aws:kms/key:Key")
+            if k["outputs"]["keyId"] == parameter["inputs"]["keyId"]
+        )
+        readers = [
+            policy
+            for policy in graphs[stack].of_type("aws:iam/rolePolicy:RolePolicy")
+            if key["outputs"]["arn"] in policy["inputs"]["policy"]
+        ]
+        assert readers, parameter["urn"]
+        for policy in readers:
+            for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
+                if statement["Resource"] == key["outputs"]["arn"]:
+                    assert statement["Action"] == "kms:Decrypt", policy["urn"]
+                    assert "kms:ViaService" in json.dumps(statement["Condition"]), policy["urn"]
 
 
 def test_every_function_has_a_timeout_and_the_powertools_layer(all_resources):

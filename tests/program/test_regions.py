@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import PROJECT, THIRD_REGION, synthesize
+from .graphs import PROJECT, THIRD_REGION, synthesize
 
 
 def test_third_region_synthesizes_with_its_own_replica_and_registration(graphs):

@@ -8,9 +8,10 @@ import sys
 
 import pulumi
 import pytest
-from conftest import PROJECT, ROOT
 
 from components.settings import ConfigError, load
+
+from .graphs import PROJECT, ROOT
 
 SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/XYZ"

@@ -7,7 +7,8 @@ import json
 import re
 
 import pytest
-from conftest import PROJECT, ROOT, Graph
+
+from .graphs import PROJECT, ROOT, Graph
 
 STACKS = ["us-east-1", "us-west-2"]
 SUBSYSTEMS = [
@@ -25,7 +26,7 @@ SUBSYSTEMS = [
 ROUTES = {
     "POST /login": ("login", "NONE"),
     "GET /hello": ("hello", "JWT"),
-    "POST /click": ("click", "JWT"),
+    "POST /click": ("clicks", "JWT"),
     "GET /health": ("health", "NONE"),
     "GET /config": ("discovery", "NONE"),
     "GET /": ("web", "NONE"),
@@ -273,7 +274,7 @@ def test_functions_get_the_environment_their_code_reads(graph):
     expected = {
         "login": {"TABLE_NAME", "USER_POOL_CLIENT_ID", "PRIMARY_REGION", "CHAOS_PARAMETER_PREFIX"},
         "hello": {"STATIC_BUCKET", "CHAOS_PARAMETER_PREFIX"},
-        "click": {"TABLE_NAME", "BUS_NAME", "EVENT_SOURCE", "STATIC_BUCKET", "CHAOS_PARAMETER_PREFIX"},
+        "clicks": {"TABLE_NAME", "BUS_NAME", "EVENT_SOURCE", "STATIC_BUCKET", "CHAOS_PARAMETER_PREFIX"},
         "health": {"CHAOS_PARAMETER_PREFIX"},
         "discovery": {"REGISTRY_PATH", "PRIMARY_REGION", "USER_POOL_ID", "USER_POOL_CLIENT_ID"},
         "web": {"STATIC_BUCKET", "REGISTRY_PATH", "PRIMARY_REGION"},
@@ -296,21 +297,19 @@ def test_functions_get_the_environment_their_code_reads(graph):
 
 
 def _variables_read(source: str) -> set[str]:
-    """Environment variables the function's code reads: its folder and the shared modules it uses."""
+    """Environment variables the function's code reads: its folder and the shared modules it
+    imports directly (shared helpers it reaches only through others may go unused)."""
     functions = ROOT / "functions"
-    files = list((functions / source).glob("*.py"))
-    seen: set[str] = set()
     read: set[str] = set()
-    while files:
-        path = files.pop()
-        if path in seen:
-            continue
-        seen.add(path)
+    pattern = re.compile(r"os\.environ(?:\.get\(|\[)\s*[\"']([A-Z_]+)[\"']")
+    for path in (functions / source).glob("*.py"):
         text = path.read_text()
-        read |= set(re.findall(r"os\.environ(?:\.get\(|\[)\s*[\"']([A-Z_]+)[\"']", text))
-        for module in re.findall(r"from shared(?:\.(\w+))? import ([\w, ]+)", text):
-            names = [module[0]] if module[0] else [name.strip() for name in module[1].split(",")]
-            files += [functions / "shared" / f"{name}.py" for name in names if (functions / "shared" / f"{name}.py").exists()]
+        read |= set(pattern.findall(text))
+        for module, names in re.findall(r"from shared(?:\.(\w+))? import ([\w, ]+)", text):
+            for name in [module] if module else [name.strip() for name in names.split(",")]:
+                shared = functions / "shared" / f"{name}.py"
+                if shared.exists():
+                    read |= set(pattern.findall(shared.read_text()))
     return read
 
 

@@ -19,7 +19,7 @@ CLICK_ID = "3f2b8c1e-0d6a-4c59-9a57-1b2b3c4d5e6f"  # the clickId in events/click
 
 @pytest.fixture
 def handler():
-    from click.app import handler
+    from clicks.app import handler
 
     return handler
 
@@ -27,7 +27,7 @@ def handler():
 @pytest.fixture
 def dice(monkeypatch: pytest.MonkeyPatch):
     """Decide the chaos dice: ``dice(0.3)`` makes the next rolls come up 0.3."""
-    from click import logic
+    from clicks import logic
 
     def set_roll(value: float) -> None:
         monkeypatch.setattr(logic.dice, "random", lambda: value)

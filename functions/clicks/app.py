@@ -4,7 +4,7 @@
 ``errorRate`` (this region's chaos state) the request fails on purpose: 500 ``{error, retry: true,
 image: the error image, region}``, counted as the InjectedFailures metric, nothing put on the bus.
 
-Environment: TABLE_NAME, BUS_NAME, EVENT_SOURCE (see ``click.logic``), STATIC_BUCKET
+Environment: TABLE_NAME, BUS_NAME, EVENT_SOURCE (see ``clicks.logic``), STATIC_BUCKET
 (``shared.images``), CHAOS_PARAMETER_PREFIX (region guard and errorRate), AWS_REGION,
 POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
 """
@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from click.logic import Clicks, InjectedFailure, event_id_from
+from clicks.logic import Clicks, InjectedFailure, event_id_from
 from shared import aws, chaos, images
 from shared.http import (
     create_resolver,
@@ -60,8 +60,9 @@ def injected_failure(error: InjectedFailure) -> Response:
     )
 
 
+# The response is mostly an image: keep it out of the trace.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

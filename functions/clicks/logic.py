@@ -2,9 +2,10 @@
 
 The bus is the commit point: everything that can fail runs before it, so a failed request has
 changed nothing and the client may retry anywhere. A client-chosen ``clickId`` becomes the
-event id, and the writer stores each event id once, so a retry of the same click (on any
-region) does not count twice. The total is the sum of the user's per-region counter items
-(see ``shared.model``) plus this view, which the writer stores asynchronously.
+event id, and the writer stores each event id once, so a retried click does not count twice
+(across regions, once the first region's guard item has replicated). The total is the sum of
+the user's per-region counter items (see ``shared.model``) plus this view, which the writer
+stores asynchronously.
 
 Environment:
 - TABLE_NAME: the app's table (counter items are read).

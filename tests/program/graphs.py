@@ -1,0 +1,87 @@
+"""The synthesized resource graphs the program's tests read: each stack synthesized in its own
+process (Pulumi's runtime keeps global state), with ids and outputs so wiring can be followed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "active-active"
+# A third region, added by a new stack file alone; it also exercises the custom-domain path.
+THIRD_REGION = "eu-west-1"
+THIRD_STACK_FILE = f"""config:
+  aws:region: {THIRD_REGION}
+  {PROJECT}:regions: ["us-east-1", "us-west-2", "{THIRD_REGION}"]
+  {PROJECT}:domainName: app.example.com
+  {PROJECT}:hostedZoneId: Z0123456789ABCDEFGHIJ
+"""
+
+
+@dataclass
+class Graph:
+    """One stack's synthesized resources, with look-ups the tests share."""
+
+    stack: str
+    resources: list[dict[str, Any]]
+
+    def of_type(self, typ: str) -> list[dict[str, Any]]:
+        return [resource for resource in self.resources if resource["type"] == typ]
+
+    def one(self, typ: str, name_part: str = "") -> dict[str, Any]:
+        found = [resource for resource in self.of_type(typ) if name_part in resource["name"]]
+        assert len(found) == 1, f"{self.stack}: expected one {typ} named *{name_part}*, found {len(found)}"
+        return found[0]
+
+    def by_id(self, resource_id: str) -> dict[str, Any]:
+        found = [resource for resource in self.resources if resource.get("id") == resource_id]
+        assert found, f"{self.stack}: no resource with id {resource_id}"
+        return found[0]
+
+    def function(self, source: str) -> dict[str, Any]:
+        found = [
+            resource
+            for resource in self.of_type("aws:lambda/function:Function")
+            if resource["inputs"]["handler"] == f"{source}.app.handler"
+        ]
+        assert len(found) == 1, f"{self.stack}: expected one function for functions/{source}"
+        return found[0]
+
+    def children_of(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
+        return [resource for resource in self.resources if resource["parent"] == parent["urn"]]
+
+
+def synthesize(
+    stacks: list[str], *extra: str, stack_files: dict[str, Path] | None = None
+) -> dict[str, dict[str, Any]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    stack_files = stack_files or {}
+    processes = {
+        stack: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tools.synth",
+                stack,
+                *extra,
+                *(["--stack-file", str(stack_files[stack])] if stack in stack_files else []),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for stack in stacks
+    }
+    graphs = {}
+    for stack, process in processes.items():
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, f"synth {stack} failed:\n{err[-3000:]}"
+        graphs[stack] = json.loads(out)
+    return graphs
