@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -212,8 +213,9 @@ def main() -> None:
     try:
         graph = synthesize(options.stack, options.primary_missing, options.details, options.stack_file)
     except pulumi.RunError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        # Exit now: the Pulumi runtime's half-run event loop would print noise while shutting down.
+        os._exit(1)
     json.dump(graph, sys.stdout, indent=1, sort_keys=True)
     sys.stdout.write("\n")
 
