@@ -13,7 +13,9 @@ from components.function import AppFunction, AppFunctionArgs
 from components.settings import FunctionDefaults
 from components.slack_api import decrypt_secrets
 
-HANDLER_TIMEOUT = 30
+# Each record may wait up to 5 s on Slack; a batch of 5 fits well inside a minute.
+HANDLER_TIMEOUT = 60
+BATCH_SIZE = 5
 MAX_RECEIVE_COUNT = 5
 FOURTEEN_DAYS = 14 * 24 * 3600
 
@@ -88,7 +90,7 @@ class DeadLetters(pulumi.ComponentResource):
             f"{name}-mapping",
             event_source_arn=self.queue.arn,
             function_name=self.handler.arn,
-            batch_size=10,
+            batch_size=BATCH_SIZE,
             maximum_batching_window_in_seconds=5,
             function_response_types=["ReportBatchItemFailures"],
             scaling_config={"maximum_concurrency": 2},

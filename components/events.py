@@ -49,9 +49,9 @@ class Events(pulumi.ComponentResource):
                 },
                 statements=[
                     {
-                        # TransactWriteItems is authorized per item action.
+                        # TransactWriteItems is authorized per item action: a Put and an Update.
                         "Effect": "Allow",
-                        "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                        "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
                         "Resource": args.table_arn,
                     },
                     {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": args.chaos_parameter_arn},

@@ -122,6 +122,8 @@ class UserApi(pulumi.ComponentResource):
                         "Action": "s3:GetObject",
                         "Resource": pulumi.Output.concat(args.bucket_arn, "/*"),
                     },
+                    # Without ListBucket, S3 answers a missing object with 403 rather than 404.
+                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": args.bucket_arn},
                     read_registry,
                 ],
             ),

@@ -222,9 +222,23 @@ def test_slack_secrets_use_a_customer_managed_key_only_their_readers_may_use(all
                     assert "kms:ViaService" in json.dumps(statement["Condition"]), policy["urn"]
 
 
+def test_functions_behind_an_api_answer_within_the_gateways_limit(all_resources, graphs):
+    for stack, integration in each(all_resources, "aws:apigatewayv2/integration:Integration"):
+        function = next(
+            f
+            for f in graphs[stack].of_type("aws:lambda/function:Function")
+            if f["outputs"]["invokeArn"] == integration["inputs"]["integrationUri"]
+        )
+        # HTTP APIs give an integration at most 30 s; the function must give up first.
+        assert function["inputs"]["timeout"] * 1000 < integration["inputs"]["timeoutMilliseconds"] + 1, (
+            function["urn"]
+        )
+        assert integration["inputs"]["timeoutMilliseconds"] <= 30_000, integration["urn"]
+
+
 def test_every_function_has_a_timeout_and_the_powertools_layer(all_resources):
     for _, function in functions(all_resources):
-        assert 1 <= function["inputs"]["timeout"] <= 30, function["urn"]
+        assert 1 <= function["inputs"]["timeout"] <= 900, function["urn"]
         layers = function["inputs"]["layers"]
         assert any(":017000801446:layer:AWSLambdaPowertoolsPythonV3-" in layer for layer in layers), function[
             "urn"
