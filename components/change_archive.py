@@ -3,12 +3,12 @@ an archive bucket under date-partitioned keys."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import assume_role_policy
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 
 PARTITIONS = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
@@ -65,18 +65,7 @@ class ChangeArchive(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-firehose-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "firehose.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("firehose.amazonaws.com"),
             opts=child,
         )
         policy = aws.iam.RolePolicy(

@@ -8,7 +8,6 @@ variables, and an on-failure destination when the function is invoked asynchrono
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import assume_role_policy
 from components.packaging import dependencies_archive, function_archive
 from components.settings import FunctionDefaults
 
@@ -58,18 +58,7 @@ class AppFunction(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             description=f"{args.app} {args.source} function",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
             opts=child,
         )
         statements: list[pulumi.Input[Statement]] = [

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.function import AppFunction, AppFunctionArgs
+from components.iam import key_administrators
 from components.settings import FunctionDefaults
 from components.slack_api import decrypt_secrets
 
@@ -66,17 +67,7 @@ class Monitoring(pulumi.ComponentResource):
                 {
                     "Version": "2012-10-17",
                     "Statement": [
-                        {
-                            # AWS's default key policy: the account administers its own key. In a
-                            # key policy "*" means this key.
-                            "Sid": "AccountAdministers",
-                            "Effect": "Allow",
-                            "Principal": {
-                                "AWS": pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")
-                            },
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
+                        key_administrators(),
                         {
                             "Sid": "CloudWatchPublishesAlarms",
                             "Effect": "Allow",

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from components.function import AppFunction, AppFunctionArgs
 from components.http_api import HttpApi, HttpApiArgs, Route
+from components.iam import key_administrators
 from components.settings import FunctionDefaults, Throttle
 
 
@@ -49,18 +50,7 @@ class SlackApi(pulumi.ComponentResource):
             policy=pulumi.Output.json_dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            # AWS's default key policy: access is decided by IAM policies.
-                            "Sid": "AccountAdministers",
-                            "Effect": "Allow",
-                            "Principal": {
-                                "AWS": pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")
-                            },
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        }
-                    ],
+                    "Statement": [key_administrators()],
                 }
             ),
             opts=child,
