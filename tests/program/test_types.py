@@ -1,0 +1,12 @@
+"""The program type-checks against pulumi-aws's typed inputs (the same mypy run as `make lint`)."""
+
+from __future__ import annotations
+
+from mypy import api
+
+from .graphs import ROOT
+
+
+def test_program_and_components_type_check_cleanly():
+    stdout, stderr, status = api.run(["--config-file", str(ROOT / "pyproject.toml")])
+    assert status == 0, stdout + stderr
