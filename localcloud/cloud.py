@@ -22,7 +22,7 @@ import boto3
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud import gateway
-from localcloud.events import Poller, RuleTarget, eventbridge_delivery, sqs_event_source
+from localcloud.events import LambdaTarget, Poller, RuleTarget, eventbridge_delivery, sqs_event_source
 from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,9 +178,16 @@ class LocalCloud:
             region.functions[spec.source] = function
 
     def _sender(self, sqs: Any) -> Any:
-        def send(queue_arn: str, body: str) -> None:
+        def send(queue_arn: str, body: str, attributes: dict[str, str] | None = None) -> None:
             name = queue_arn.rsplit(":", 1)[-1]
-            sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], MessageBody=body)
+            sqs.send_message(
+                QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"],
+                MessageBody=body,
+                MessageAttributes={
+                    key: {"DataType": "String", "StringValue": value}
+                    for key, value in (attributes or {}).items()
+                },
+            )
 
         return send
 
@@ -283,17 +290,35 @@ class LocalCloud:
         graph = region.graph
         sqs = aws_client("sqs", graph.region, self.moto_url)
         rules = {rule["outputs"]["arn"]: rule for rule in graph.of_type("aws:cloudwatch/eventRule:EventRule")}
+        permissions = graph.of_type("aws:lambda/permission:Permission")
         for rule_arn, tap_url in graph.taps.items():
             rule_name = rules[rule_arn]["outputs"]["name"]
-            targets = [
-                t
-                for t in graph.of_type("aws:cloudwatch/eventTarget:EventTarget")
-                if t["inputs"]["rule"] == rule_name
-            ]
-            functions = [
-                self.runner.get(t["inputs"]["arn"]) for t in targets if ":lambda:" in t["inputs"]["arn"]
-            ]
-            self.pollers.append(eventbridge_delivery(sqs, RuleTarget(rule_arn, tap_url, functions)))
+            targets = []
+            for resource in graph.of_type("aws:cloudwatch/eventTarget:EventTarget"):
+                inputs = resource["inputs"]
+                if inputs["rule"] != rule_name:
+                    continue
+                function = self.runner.find(inputs["arn"])
+                retry = inputs.get("retryPolicy") or {}
+                targets.append(
+                    LambdaTarget(
+                        arn=inputs["arn"],
+                        function=function,
+                        permitted=function is not None
+                        and any(
+                            p["inputs"]["principal"] == "events.amazonaws.com"
+                            and p["inputs"].get("sourceArn") == rule_arn
+                            and p["inputs"]["function"] == function.spec.name
+                            for p in permissions
+                        ),
+                        max_attempts=int(retry.get("maximumRetryAttempts", 185)),
+                        max_age_seconds=int(retry.get("maximumEventAgeInSeconds", 86_400)),
+                        dead_letter_arn=(inputs.get("deadLetterConfig") or {}).get("arn"),
+                    )
+                )
+            self.pollers.append(
+                eventbridge_delivery(sqs, RuleTarget(rule_arn, tap_url, targets), self._sender(sqs))
+            )
         queues = {q["outputs"]["arn"]: q for q in graph.of_type("aws:sqs/queue:Queue")}
         for mapping in graph.of_type("aws:lambda/eventSourceMapping:EventSourceMapping"):
             inputs = mapping["inputs"]

@@ -294,6 +294,9 @@ class Runner:
         base = ":".join(arn.split(":")[:7])  # drop a version or alias qualifier
         return self.functions[base]
 
+    def find(self, arn: str) -> LocalFunction | None:
+        return self.functions.get(":".join(arn.split(":")[:7]))
+
     def stop(self) -> None:
         for function in self.functions.values():
             function.stop()
