@@ -118,6 +118,11 @@ class ChangeArchive(pulumi.ComponentResource):
                 "buffering_size": 5,
                 "buffering_interval": 60,
                 "compression_format": "GZIP",
+                # One JSON change per line, so the archive reads as newline-delimited JSON.
+                "processing_configuration": {
+                    "enabled": True,
+                    "processors": [{"type": "AppendDelimiterToRecord"}],
+                },
                 "cloudwatch_logging_options": {
                     "enabled": True,
                     "log_group_name": delivery_logs.name,

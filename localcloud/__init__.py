@@ -1,9 +1,10 @@
 """The local cloud: runs the real Pulumi program against moto and emulates AWS's data plane.
 
 One module per emulated service: ``deployer`` (resources into moto), ``gateway`` (HTTP APIs),
-``runner`` and ``worker`` (Lambda), ``events`` (EventBridge, SQS, SNS delivery), ``slack``
-(the Slack stand-in), ``frontdoor`` (a Route 53 latency record with health checks), and
-``main`` (``make demo``) which starts them all.
+``runner`` and ``worker`` (Lambda), ``events`` (EventBridge, SQS, SNS delivery), ``streams``
+(global table replication, table to Kinesis, Firehose to S3), ``slack`` (the Slack stand-in),
+``frontdoor`` (a Route 53 latency record with health checks), and ``main`` (``make demo``)
+which starts them all.
 """
 
 from typing import Any

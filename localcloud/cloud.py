@@ -22,8 +22,10 @@ import boto3
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud import gateway
+from localcloud.alarms import CloudWatch
 from localcloud.events import LambdaTarget, Poller, RuleTarget, eventbridge_delivery, sqs_event_source
 from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract
+from localcloud.streams import Streams
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("localcloud")
@@ -116,6 +118,7 @@ class LocalCloud:
         self.runner = Runner()
         self.regions: dict[str, Region] = {}
         self.pollers: list[Poller] = []
+        self.streams = Streams(graphs, moto_url)
         self.servers: list[BaseWSGIServer] = []
         self.shippers: dict[str, LogShipper] = {}
         for data in graphs:
@@ -128,6 +131,10 @@ class LocalCloud:
         for region in self.regions.values():
             self._apis(region)
             self._deliveries(region)
+        # Monitoring (localcloud.metrics, localcloud.alarms): hooks the functions and gateways above.
+        self.cloudwatch = CloudWatch(
+            self.regions, self.runner.find, lambda service, region: aws_client(service, region, moto_url)
+        )
 
     # Lambda
 
@@ -344,6 +351,7 @@ class LocalCloud:
         threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
 
     def start(self) -> None:
+        self.streams.start()
         for shipper in self.shippers.values():
             shipper.start()
         for region in self.regions.values():
@@ -351,10 +359,13 @@ class LocalCloud:
                 self.serve(api, int(region.urls[kind].rsplit(":", 1)[1]))
         for poller in self.pollers:
             poller.start()
+        self.cloudwatch.start()
 
     def stop(self) -> None:
+        self.cloudwatch.stop()
         for poller in self.pollers:
             poller.stop()
+        self.streams.stop()
         for server in self.servers:
             server.shutdown()
         self.runner.stop()

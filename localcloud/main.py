@@ -5,7 +5,7 @@ mock monitor, starts the data plane (gateways, Lambda workers, event delivery), 
 stand-in and the front door, writes ``.localcloud/state.json`` and prints a banner. Ctrl-C
 stops everything it started.
 
-Ports (``LOCALCLOUD_PORT``, default 4700): site +0, Slack stand-in +2, moto +10, then each
+Ports (``LOCALCLOUD_PORT``, default 4700): site +0, dashboards +1, Slack stand-in +2, moto +10, then each
 region's user API and Slack API at +21/+22, +31/+32, ...
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.cloud import ROOT, LocalCloud
+from localcloud.dashboard import Dashboard
 from localcloud.frontdoor import FrontDoor
 from localcloud.slack import SlackStandIn
 from tools import program
@@ -175,6 +176,8 @@ def _start_plane(ports: Ports, moto: subprocess.Popen[bytes]) -> tuple[LocalClou
     door = FrontDoor({name: region.urls["user"] for name, region in cloud.regions.items()})
     door.start()
     cloud.serve(door, ports.site)
+    links = {"App": f"http://127.0.0.1:{ports.site}", "Slack inbox": f"http://127.0.0.1:{ports.slack}/inbox"}
+    cloud.serve(Dashboard.of(cloud, links), ports.dashboard)
 
     primary = cloud.regions[graphs[0]["region"]].graph
     username = next((u["inputs"]["username"] for u in primary.of_type("aws:cognito/user:User")), "demo")
@@ -206,6 +209,7 @@ def banner(state: dict[str, Any]) -> str:
         "  Local cloud is up (both regions from the real Pulumi program, on moto)",
         "",
         f"  App (front door)   {state['site']}",
+        f"  Dashboards         {state['dashboard']}",
     ]
     for region, urls in state["regions"].items():
         lines.append(f"  {region:<18} {urls['api']}   Slack API {urls['slackApi']}")

@@ -70,6 +70,7 @@ class Invocation:
     duration_ms: float
     cold_start_ms: float | None
     error: dict[str, Any] | None = None
+    throttled: bool = False
 
 
 class _Worker:
@@ -159,6 +160,8 @@ class LocalFunction:
         self.cap = spec.reserved_concurrency or DEFAULT_CONCURRENCY
         self.async_queue: queue.Queue[tuple[Any, str]] = queue.Queue()
         self.history: list[Invocation] = []
+        # Told of every invocation and throttle (the local cloud's AWS/Lambda metrics).
+        self.on_invocation: Callable[[Invocation], None] = lambda invocation: None
         threading.Thread(target=self._drain_async, name=f"async-{spec.source}", daemon=True).start()
 
     def _log(self, worker_stream: str) -> Callable[[str], None]:
@@ -186,8 +189,12 @@ class LocalFunction:
 
     def invoke(self, event: Any, *, wait: bool = False) -> Any:
         """A synchronous invocation (RequestResponse); raises Throttled or FunctionError."""
-        current, cold = self._acquire(wait or self.spec.reserved_concurrency is None)
         request_id = str(uuid.uuid4())
+        try:
+            current, cold = self._acquire(wait or self.spec.reserved_concurrency is None)
+        except Throttled:
+            self.on_invocation(Invocation(self.spec.source, request_id, 0.0, None, throttled=True))
+            raise
         started = time.perf_counter()
         cold_ms = None
         try:
@@ -211,8 +218,10 @@ class LocalFunction:
         self, request_id: str, started: float, cold_ms: float | None, error: dict[str, Any] | None
     ) -> None:
         duration = (time.perf_counter() - started) * 1000
-        self.history.append(Invocation(self.spec.source, request_id, duration, cold_ms, error))
+        invocation = Invocation(self.spec.source, request_id, duration, cold_ms, error)
+        self.history.append(invocation)
         del self.history[:-500]
+        self.on_invocation(invocation)
 
     def invoke_async(self, event: Any) -> str:
         """An asynchronous invocation (Event): queued, answered at once with a request id."""

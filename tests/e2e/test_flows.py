@@ -102,6 +102,17 @@ def test_three_clicks_count_up_one_by_one(cloud):
     assert reply.json()["message"] == f"page viewed {counts[2]} times"
 
 
+def test_clicks_alternating_between_regions_count_up_one_by_one(cloud):
+    headers = {"authorization": f"Bearer {cloud.token()}"}
+    counts = []
+    for region in (*REGIONS, *REGIONS):
+        reply = http("POST", f"{cloud.api(region)}/click", {}, headers)
+        assert reply.status == 200, reply.body
+        counts.append(reply.json()["views"])
+        time.sleep(1.5)  # the writer stores each view asynchronously; a global table replicates in ~1 s
+    assert counts == list(range(counts[0], counts[0] + 4)), counts
+
+
 def test_injected_errors_show_the_error_image_and_a_retry_succeeds(cloud):
     token = cloud.token()
     headers = {"authorization": f"Bearer {token}"}
