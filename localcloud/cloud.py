@@ -270,6 +270,7 @@ class LocalCloud:
                         )
                         if throttle
                         else None,
+                        timeout=integration["inputs"].get("timeoutMilliseconds", 30_000) / 1000,
                     )
                 )
             access_group = _log_group_name(stage["inputs"]["accessLogSettings"]["destinationArn"])
@@ -284,7 +285,6 @@ class LocalCloud:
                     defaults["throttlingRateLimit"], defaults["throttlingBurstLimit"]
                 ),
                 cors=api["inputs"].get("corsConfiguration"),
-                integration_timeout=30.0,
                 access_log=lambda entry, group=access_group, stream=stream, ship=shipper.ship: ship(
                     group, stream, json.dumps(entry)
                 ),

@@ -110,6 +110,7 @@ class Route:
     function: LocalFunction
     authorizer: JwtAuthorizer | None
     bucket: TokenBucket | None
+    timeout: float = 30.0  # the integration's timeout: API Gateway stops waiting then
     pattern: re.Pattern[str] | None = None
     params: list[str] = field(default_factory=list)
 
@@ -142,7 +143,6 @@ class Api:
     routes: list[Route]
     stage_bucket: TokenBucket
     cors: dict[str, Any] | None
-    integration_timeout: float
     access_log: Callable[[dict[str, Any]], None]
     metric: Callable[[str, float], None] = lambda name, value: None
 
@@ -216,15 +216,28 @@ class Api:
                 challenge = f'Bearer scope="" error="invalid_token" error_description="{error}"'
                 return aws_error(401, "Unauthorized", {"www-authenticate": challenge})
         event = self._event(request, route, params, body, claims, request_id)
-        try:
-            result = route.function.invoke(event)
-        except Throttled:
+        outcome: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                outcome["result"] = route.function.invoke(event)
+            except (Throttled, FunctionError) as error:
+                outcome["error"] = error
+
+        # Like API Gateway, stop waiting at the integration timeout; the function runs on.
+        caller = threading.Thread(target=call, name=f"integration-{request_id}", daemon=True)
+        caller.start()
+        caller.join(route.timeout)
+        if caller.is_alive():
+            return aws_error(503, "Service Unavailable")
+        error = outcome.get("error")
+        if isinstance(error, Throttled):
             return aws_error(429, "Too Many Requests")
-        except FunctionError as error:
+        if isinstance(error, FunctionError):
             if error.payload.get("errorType") == "Sandbox.Timedout":
                 return aws_error(503, "Service Unavailable")
             return aws_error(500, "Internal Server Error")
-        return _response(result)
+        return _response(outcome["result"])
 
     def _event(
         self,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -136,6 +135,3 @@ def jwt_claims(app: APIGatewayHttpResolver) -> dict[str, Any]:
 def username_from(claims: dict[str, Any]) -> str:
     """ID tokens carry ``cognito:username``; access tokens carry ``username``."""
     return str(claims.get("cognito:username") or claims.get("username") or claims["sub"])
-
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
