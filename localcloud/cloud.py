@@ -56,11 +56,6 @@ class Graph:
     def by_id(self, typ: str, resource_id: str) -> dict[str, Any]:
         return next(r for r in self.of_type(typ) if r["id"] == resource_id)
 
-    def where(self, typ: str, key: str, value: Any) -> list[dict[str, Any]]:
-        return [
-            r for r in self.of_type(typ) if r["outputs"].get(key) == value or r["inputs"].get(key) == value
-        ]
-
 
 class LogShipper(threading.Thread):
     """Batches log lines into CloudWatch Logs (moto) and mirrors them to .localcloud/logs/."""

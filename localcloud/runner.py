@@ -159,7 +159,6 @@ class LocalFunction:
         self.lock = threading.Condition()
         self.cap = spec.reserved_concurrency or DEFAULT_CONCURRENCY
         self.async_queue: queue.Queue[tuple[Any, str]] = queue.Queue()
-        self.history: list[Invocation] = []
         # Told of every invocation and throttle (the local cloud's AWS/Lambda metrics).
         self.on_invocation: Callable[[Invocation], None] = lambda invocation: None
         threading.Thread(target=self._drain_async, name=f"async-{spec.source}", daemon=True).start()
@@ -218,10 +217,7 @@ class LocalFunction:
         self, request_id: str, started: float, cold_ms: float | None, error: dict[str, Any] | None
     ) -> None:
         duration = (time.perf_counter() - started) * 1000
-        invocation = Invocation(self.spec.source, request_id, duration, cold_ms, error)
-        self.history.append(invocation)
-        del self.history[:-500]
-        self.on_invocation(invocation)
+        self.on_invocation(Invocation(self.spec.source, request_id, duration, cold_ms, error))
 
     def invoke_async(self, event: Any) -> str:
         """An asynchronous invocation (Event): queued, answered at once with a request id."""

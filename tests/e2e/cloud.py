@@ -53,6 +53,18 @@ class Cloud:
     def api(self, region: str) -> str:
         return self.state["regions"][region]["api"]
 
+    def aws(self, service: str, region: str) -> Any:
+        """A boto3 client for the local cloud's moto (any credentials do)."""
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.state["moto"],
+            aws_access_key_id="e2e",
+            aws_secret_access_key="e2e",
+        )
+
     def slack(self, region: str, text: str) -> Reply:
         """A correctly signed `/chaos` command through the Slack stand-in's console."""
         console = self.state["slack"]["console"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 
-import boto3
 import pytest
 
 from .cloud import http
@@ -15,13 +14,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _chaos(cloud, region: str):
-    ssm = boto3.client(
-        "ssm",
-        region_name=region,
-        endpoint_url=cloud.state["moto"],
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    ssm = cloud.aws("ssm", region)
     name = f"/active-active/chaos/{region}"
     return ssm, name, json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
 

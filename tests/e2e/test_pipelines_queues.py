@@ -8,7 +8,6 @@ import json
 import time
 import uuid
 
-import boto3
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -55,13 +54,7 @@ def _eventbridge_dead_letter(event_id: str) -> dict:
 
 
 def test_one_poisoned_record_is_retried_alone_and_the_rest_are_deleted(cloud):
-    sqs = boto3.client(
-        "sqs",
-        region_name="us-west-2",
-        endpoint_url=cloud.state["moto"],
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    sqs = cloud.aws("sqs", "us-west-2")
     url = _queue_url(cloud, "us-west-2")
     good = [str(uuid.uuid4()), str(uuid.uuid4())]
     before = len(cloud.inbox())

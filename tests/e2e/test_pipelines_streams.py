@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 
 from .cloud import http
@@ -31,16 +30,6 @@ def wait_for(check: Callable[[], Any], timeout: float, interval: float = 0.1) ->
         if result or time.monotonic() > deadline:
             return result
         time.sleep(interval)
-
-
-def aws(cloud, service: str, region: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=cloud.state["moto"],
-        aws_access_key_id="e2e",
-        aws_secret_access_key="e2e",
-    )
 
 
 def resources(cloud, region: str, typ: str) -> list[dict[str, Any]]:
@@ -69,7 +58,7 @@ def counter_key(user: str, counted_in: str) -> dict[str, Any]:
 
 def views(cloud, region: str, user: str, counted_in: str) -> int:
     """The counter `counted_in`'s writer keeps for the user, as `region`'s table holds it."""
-    item = aws(cloud, "dynamodb", region).get_item(
+    item = cloud.aws("dynamodb", region).get_item(
         TableName=table_name(cloud), Key=counter_key(user, counted_in), ConsistentRead=True
     )
     return int(item.get("Item", {}).get("views", {}).get("N", "0"))
@@ -93,8 +82,8 @@ def stored_click(cloud, region: str, token: str, click_id: str | None = None) ->
 
 def stream_records(cloud, region: str) -> list[dict[str, Any]]:
     """Every record in the region's table stream, from the start."""
-    streams = aws(cloud, "dynamodbstreams", region)
-    table = aws(cloud, "dynamodb", region).describe_table(TableName=table_name(cloud))["Table"]
+    streams = cloud.aws("dynamodbstreams", region)
+    table = cloud.aws("dynamodb", region).describe_table(TableName=table_name(cloud))["Table"]
     description = streams.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]
     records: list[dict[str, Any]] = []
     for shard in description["Shards"]:
@@ -199,7 +188,7 @@ PARTITION = re.compile(
 
 def archived(cloud, region: str, seen: set[str]) -> list[tuple[str, dict[str, Any]]]:
     """Records in the region's archive objects not read before, with each object's key."""
-    s3 = aws(cloud, "s3", region)
+    s3 = cloud.aws("s3", region)
     bucket = archive_bucket(cloud, region)
     found = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="changes/"):
