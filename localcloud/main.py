@@ -133,8 +133,19 @@ def deploy(stack: str, index: int, ports: Ports, moto_url: str, local: LocalSecr
 
 def start_moto(port: int) -> subprocess.Popen[bytes]:
     """moto in its own process: the data plane's threads and moto's then don't share a GIL."""
+    with socket.socket() as probe:
+        # As the server will: connections closing (TIME_WAIT) don't hold the port, a listener does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(
+                f"port {port} (moto) is in use: is another local cloud running? "
+                "Stop it or choose other ports with --port / LOCALCLOUD_PORT."
+            ) from None
     process = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "localcloud.motoserver", "--port", str(port)],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
