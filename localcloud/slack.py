@@ -48,6 +48,24 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"v0={digest}"
 
 
+def command_body(team_id: str, text: str, *, user: str = "demo-operator") -> bytes:
+    """The form Slack posts for `/chaos <text>` typed by ``user`` in team ``team_id``."""
+    form = {
+        "token": "deprecated-verification-token",
+        "team_id": team_id,
+        "team_domain": "localcloud",
+        "channel_id": "C0LOCAL01",
+        "channel_name": "alerts",
+        "user_id": "U0LOCAL01",
+        "user_name": user,
+        "command": "/chaos",
+        "text": text,
+        "response_url": "http://127.0.0.1/unused",
+        "trigger_id": f"{time.time_ns()}",
+    }
+    return urllib.parse.urlencode(form).encode()
+
+
 @dataclass
 class SlackStandIn:
     signing_secret: str
@@ -153,20 +171,7 @@ class SlackStandIn:
 
     def command(self, region: str, text: str, *, user: str = "demo-operator") -> tuple[int, Any]:
         """Send `/chaos <text>` to a region's Slack API, signed like Slack; return status and body."""
-        form = {
-            "token": "deprecated-verification-token",
-            "team_id": self.team_id,
-            "team_domain": "localcloud",
-            "channel_id": "C0LOCAL01",
-            "channel_name": "alerts",
-            "user_id": "U0LOCAL01",
-            "user_name": user,
-            "command": "/chaos",
-            "text": text,
-            "response_url": "http://127.0.0.1/unused",
-            "trigger_id": f"{time.time_ns()}",
-        }
-        body = urllib.parse.urlencode(form).encode()
+        body = command_body(self.team_id, text, user=user)
         timestamp = int(time.time())
         request = urllib.request.Request(  # noqa: S310 - a loopback URL from the deployed graph
             f"{self.slack_apis[region]}/slack/commands",
