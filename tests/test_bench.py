@@ -1,0 +1,73 @@
+"""The arithmetic behind `make bench`'s load and ledger figures, on made-up samples."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import ledger, load
+
+JOB = load.Job("stage", "http://127.0.0.1:9/health", "GET", offered=100, seconds=10)
+
+
+def test_steady_rate_counts_only_what_was_accepted_after_the_first_429():
+    # 100/s offered for 10 s; the burst lets everything through for 2 s, then every other request.
+    results = [(i / 100, 200 if i < 200 or i % 2 else 429, 1.0) for i in range(1000)]
+    summary = load.summarize(JOB, results)
+    assert summary["burstAccepted"] == 200
+    assert summary["throttled"] == 400
+    assert summary["steadyAcceptedPerSecond"] == pytest.approx(50, rel=0.02)
+    assert summary["errors5xx"] == 0
+
+
+def test_server_errors_and_connection_failures_are_counted_as_5xx_not_accepted():
+    results = [(0.0, 200, 1.0), (0.1, 500, 1.0), (0.2, 0, 1.0), (0.3, 429, 1.0)]
+    summary = load.summarize(JOB, results)
+    assert summary["errors5xx"] == 2
+    assert summary["accepted"] == 1
+
+
+def test_a_run_that_is_never_throttled_has_no_steady_rate():
+    summary = load.summarize(JOB, [(i / 10, 200, 1.0) for i in range(10)])
+    assert summary["steadyAcceptedPerSecond"] is None
+
+
+def test_load_is_only_ever_sent_to_the_loopback():
+    with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
+        load.run(load.Job("x", "http://example.com/health", "GET", offered=1, seconds=1))
+
+
+def _click(started: int, attempts: list[tuple[str, str]], outcome: str = "ok") -> dict:
+    return {
+        "startedAt": started,
+        "elapsedMs": 10,
+        "outcome": outcome,
+        "attempts": [{"region": region, "outcome": result} for region, result in attempts],
+    }
+
+
+def test_failover_figures_time_the_first_503_and_the_move_to_the_other_region():
+    clicks = [
+        _click(900, [("west", "ok")]),
+        _click(1500, [("west", "ok")]),  # the chaos state is cached for a few seconds
+        _click(3000, [("west", "unavailable"), ("east", "ok")]),
+        _click(3100, [("east", "ok")]),
+        _click(9000, [("east", "ok")]),
+    ]
+    routers = [{"at": 9500, "states": {"west": "ok", "east": "ok"}}]
+    figures = ledger._failover(clicks, routers, {"region": "west", "failedAt": 1000, "recoveredAt": 8000})
+    assert figures["secondsToFirst503"] == 2.0
+    assert figures["secondsToMoveOff"] == 2.1
+    assert figures["clicksFailedOver"] == 1
+    assert figures["clicksDuringFailure"] == 3
+    assert figures["userVisibleErrorsDuringFailure"] == 0
+    assert figures["secondsToHealthyAgain"] == 1.5
+
+
+def test_a_ledger_holds_only_with_nothing_lost_duplicated_or_shown_as_an_error():
+    settings = ledger.LedgerSettings(clicks=3)
+    assert ledger.Ledger(settings, accepted=3, stored_once=3).holds()
+    assert not ledger.Ledger(settings, accepted=3, stored_once=2, lost=1).holds()
+    assert not ledger.Ledger(settings, accepted=3, stored_once=3, duplicated=1).holds()
+    assert not ledger.Ledger(settings, accepted=3, stored_once=3, lost_increments=1).holds()
+    assert not ledger.Ledger(settings, accepted=2, stored_once=2, rejected=1).holds()
+    assert not ledger.Ledger(settings).holds()
