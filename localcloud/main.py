@@ -214,6 +214,19 @@ def _start_plane(ports: Ports, moto: subprocess.Popen[bytes]) -> tuple[LocalClou
     return cloud, state, [moto, door]
 
 
+def shutdown(cloud: LocalCloud, extras: list[Any]) -> None:
+    """Stop everything ``start`` started: the data plane, the front door's probes and moto."""
+    cloud.stop()
+    moto, door = extras
+    door.stopped.set()
+    moto.terminate()
+    try:
+        moto.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        moto.kill()
+        moto.wait(timeout=10)
+
+
 def banner(state: dict[str, Any]) -> str:
     lines = [
         "",
@@ -255,11 +268,7 @@ def main() -> None:
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     print("\nStopping...", flush=True)
-    cloud.stop()
-    moto, door = extras
-    door.stopped.set()
-    moto.terminate()
-    moto.wait(timeout=10)
+    shutdown(cloud, extras)
     (STATE_DIR / "state.json").unlink(missing_ok=True)
     print("Stopped.", flush=True)
 
