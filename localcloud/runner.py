@@ -169,6 +169,8 @@ class LocalFunction:
     def _acquire(self, wait: bool) -> tuple[_Worker | None, bool]:
         with self.lock:
             while True:
+                # A worker that died while idle is gone, as Lambda discards a failed sandbox.
+                self.idle = [worker for worker in self.idle if worker.process.is_alive()]
                 if self.idle:
                     self.busy += 1
                     return self.idle.pop(), False
