@@ -103,3 +103,36 @@ def test_binary_body_reaches_the_function_base64_encoded():
     event = function.events[0]
     assert event["isBase64Encoded"] is True
     assert event["body"] == "AAE="
+
+
+class BrokenFunction:
+    def invoke(self, event, *, wait=False):
+        raise BrokenPipeError("the worker's pipe is closed")
+
+
+def test_an_unexpected_invocation_failure_is_api_gateways_json_500_not_an_html_page():
+    response = api(route("GET /hello", BrokenFunction())).get("/hello")
+    assert response.status_code == 500
+    assert response.json == {"message": "Internal Server Error"}
+
+
+def test_build_event_gives_the_event_the_gateway_would_send():
+    function = FakeFunction()
+    client_api = gateway.Api(
+        name="user-http-api",
+        region="us-east-1",
+        api_id="abc123",
+        routes=[route("POST /click", function)],
+        stage_bucket=gateway.TokenBucket(1000, 1000),
+        cors=None,
+        access_log=lambda entry: None,
+    )
+    matched, event = client_api.build_event(
+        "POST", "/click", headers={"content-type": "application/json"}, body=b'{"a": 1}'
+    )
+    Client(client_api).post("/click", data=b'{"a": 1}', headers={"content-type": "application/json"})
+    sent = function.events[0]
+    assert matched.key == "POST /click"
+    for field in ("routeKey", "rawPath", "body", "isBase64Encoded"):
+        assert event[field] == sent[field]
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
