@@ -69,7 +69,7 @@ def event_id_from(body: dict[str, Any]) -> str:
             canonical = str(uuid.UUID(value))
         except ValueError:
             canonical = ""
-        if canonical == value.lower():
+        if canonical and canonical == value.lower():
             return canonical
     raise ApiError(400, "'clickId' must be a UUID string such as 3f2b8c1e-0d6a-4c59-9a57-1b2b3c4d5e6f")
 

@@ -86,14 +86,14 @@ def parse(record: SQSRecord) -> DeadLetter:
     """What the record says about the dead event, or MalformedDeadLetter."""
     try:
         body = json.loads(record.body)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:
         raise MalformedDeadLetter("message body is not JSON") from error
     if not isinstance(body, dict):
         raise MalformedDeadLetter("message body is not a JSON object")
     try:
         sent_at = datetime.fromtimestamp(int(record.attributes.sent_timestamp) / 1000, UTC)
         receive_count = int(record.attributes.approximate_receive_count)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError, OSError) as error:  # the last two: out of range
         raise MalformedDeadLetter("message lacks SentTimestamp or ApproximateReceiveCount") from error
 
     attributes = record.message_attributes

@@ -105,7 +105,9 @@ def json_object_body(app: APIGatewayHttpResolver, *, required: bool = True) -> d
         raise ApiError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
     try:
         body = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except RecursionError as error:
+        raise ApiError(400, "request body is nested too deeply") from error
+    except ValueError as error:  # also not UTF-8, and integers over Python's 4300-digit limit
         raise ApiError(400, "request body is not valid JSON") from error
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
@@ -120,7 +122,18 @@ def require_string(body: dict[str, Any], field: str, *, max_length: int) -> str:
         raise ApiError(400, f"'{field}' must be at most {max_length} characters")
     if "\x00" in value:
         raise ApiError(400, f"'{field}' must not contain NUL characters")
+    if not _is_unicode_text(value):
+        raise ApiError(400, f"'{field}' must be valid Unicode text (no unpaired surrogates)")
     return value
+
+
+def _is_unicode_text(value: str) -> bool:
+    """False for a lone surrogate (JSON allows ``"\\ud800"``), which no AWS API can store."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def jwt_claims(app: APIGatewayHttpResolver) -> dict[str, Any]:

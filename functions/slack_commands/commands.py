@@ -73,8 +73,10 @@ class Reply:
 
 
 def _echo(text: str) -> str:
-    """User input quoted back: inert (no @channel, links or code-span breaks) and short."""
-    return escape(truncate(text, _ECHO_LIMIT))
+    """User input quoted back: inert (no @channel, links or code-span breaks), visible (control,
+    invisible and bidi-override characters, which can disguise the text, become U+FFFD) and short."""
+    visible = "".join(char if char.isprintable() else "\ufffd" for char in text)
+    return escape(truncate(visible, _ECHO_LIMIT))
 
 
 def usage(regions: Sequence[str]) -> str:

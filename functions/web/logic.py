@@ -104,7 +104,10 @@ def api_origins(urls: Iterable[str]) -> list[str]:
     out, so a bad registry entry cannot add directives to the policy."""
     origins = set()
     for url in urls:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            parts = urlsplit("")
         origin = f"{parts.scheme}://{parts.netloc}"
         if _ORIGIN.fullmatch(origin):
             origins.add(origin)
