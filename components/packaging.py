@@ -3,18 +3,25 @@
 Both are built into ``.build/`` from files in the repository and named by the hash of their
 content, so an unchanged function produces the same zip (and no Lambda update), and the layer
 is only rebuilt when ``functions/requirements.txt`` changes. Nothing built here is committed.
+
+A function's zip also carries ``botocore-data/``: botocore's data trimmed to the operations the
+function calls (``components/botocore_data.py``), generated from the pinned botocore.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import pulumi
+
+from components import botocore_data
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
@@ -24,39 +31,61 @@ SHARED_PACKAGE = "shared"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def _files(folder: Path, prefix: str) -> list[tuple[str, Path]]:
+def _files(folder: Path, prefix: str) -> list[tuple[str, bytes]]:
     return sorted(
-        (f"{prefix}/{path.relative_to(folder).as_posix()}", path)
+        (f"{prefix}/{path.relative_to(folder).as_posix()}", path.read_bytes())
         for path in folder.rglob("*")
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     )
 
 
-def _digest(entries: Iterable[tuple[str, Path]], *salt: str) -> str:
+def _digest(entries: Iterable[tuple[str, bytes]], *salt: str) -> str:
     sha = hashlib.sha256("\0".join(salt).encode())
-    for name, path in entries:
-        sha.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, content in entries:
+        sha.update(name.encode() + b"\0" + content + b"\0")
     return sha.hexdigest()[:16]
 
 
-def _write_zip(target: Path, entries: Iterable[tuple[str, Path]]) -> None:
+def _write_zip(target: Path, entries: Iterable[tuple[str, bytes]]) -> None:
+    """Written beside the target under a name of its own, then renamed over it in one step:
+    concurrent builds of the same zip (parallel test runs) never see or clobber a half-written
+    file, and the last rename leaves identical bytes."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, path in entries:
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-    partial.replace(target)
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as file, zipfile.ZipFile(file, "w") as archive:
+            for name, content in entries:
+                info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, content)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
-def function_archive(source: str) -> pulumi.FileArchive:
-    """``functions/<source>`` plus the shared package, as a zip whose root is ``functions/``."""
+def function_entries(source: str) -> list[tuple[str, bytes]]:
+    """What ``functions/<source>``'s zip holds, by name: its folder, the shared package and
+    ``botocore-data/`` for the operations ``functions/aws-operations.toml`` declares for it."""
     folder = FUNCTIONS / source
     if not (folder / "app.py").is_file():
         raise ValueError(f"functions/{source}/app.py does not exist")
-    entries = _files(folder, source) + _files(FUNCTIONS / SHARED_PACKAGE, SHARED_PACKAGE)
+    operations = botocore_data.declared_operations().get(source)
+    if operations is None:
+        raise ValueError(f"functions/aws-operations.toml has no [{source}] table")
+    data = botocore_data.botocore_data(operations)
+    return (
+        _files(folder, source)
+        + _files(FUNCTIONS / SHARED_PACKAGE, SHARED_PACKAGE)
+        + [(f"{botocore_data.FOLDER}/{name}", content) for name, content in data.items()]
+    )
+
+
+def function_archive(source: str) -> pulumi.FileArchive:
+    """``functions/<source>`` plus the shared package and its botocore data, as a zip whose
+    root is ``functions/``."""
+    entries = function_entries(source)
     target = BUILD / "functions" / f"{source}-{_digest(entries)}.zip"
     if not target.exists():
         _write_zip(target, entries)
@@ -68,11 +97,20 @@ def dependencies_archive(architecture: str, runtime: str) -> pulumi.FileArchive:
     requirements = FUNCTIONS / "requirements.txt"
     platform = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}[architecture]
     python_version = runtime.removeprefix("python")
-    key = _digest([("requirements.txt", requirements)], platform, python_version)
+    key = _digest([("requirements.txt", requirements.read_bytes())], platform, python_version)
     target = BUILD / "layers" / f"dependencies-{key}.zip"
     if target.exists():
         return pulumi.FileArchive(str(target))
-    staging = BUILD / "layers" / f"dependencies-{key}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A staging folder per build, like the zip's temporary file: concurrent builds don't mix.
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".dependencies-{key}.") as staging_dir:
+        staging = Path(staging_dir)
+        _install(requirements, platform, python_version, staging / "python")
+        _write_zip(target, _files(staging / "python", "python"))
+    return pulumi.FileArchive(str(target))
+
+
+def _install(requirements: Path, platform: str, python_version: str, target: Path) -> None:
     result = subprocess.run(  # noqa: S603 - fixed argument list, no shell
         [
             sys.executable,
@@ -86,7 +124,7 @@ def dependencies_archive(architecture: str, runtime: str) -> pulumi.FileArchive:
             f"--platform={platform}",
             f"--python-version={python_version}",
             "--implementation=cp",
-            f"--target={staging / 'python'}",
+            f"--target={target}",
             "--requirement",
             str(requirements),
         ],
@@ -96,5 +134,3 @@ def dependencies_archive(architecture: str, runtime: str) -> pulumi.FileArchive:
     )
     if result.returncode != 0:
         raise RuntimeError(f"installing functions/requirements.txt for the layer failed:\n{result.stderr}")
-    _write_zip(target, _files(staging / "python", "python"))
-    return pulumi.FileArchive(str(target))

@@ -67,6 +67,52 @@ def function_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
+FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
+
+
+def function_under_test(module: str) -> str | None:
+    """The function a test module is about, by its name: ``test_<function>[_<aspect>]``."""
+    name = module.rpartition(".")[2].removeprefix("test_")
+    matches = [function for function in FUNCTIONS if name == function or name.startswith(f"{function}_")]
+    return max(matches, key=len, default=None)
+
+
+@pytest.fixture(scope="session")
+def botocore_data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every function's ``botocore-data/``, exactly as packaging puts it in the zip."""
+    from components import botocore_data
+
+    root = tmp_path_factory.mktemp("botocore-data")
+    for function, operations in botocore_data.declared_operations().items():
+        for name, content in botocore_data.botocore_data(operations).items():
+            path = root / function / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def packaged_botocore_data(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, botocore_data_root: Path
+) -> Iterator[None]:
+    """A function's tests run its clients on its packaged botocore data only, as in AWS, but
+    with no fallback: a call to an operation missing from functions/aws-operations.toml fails
+    (the client has no such method, or botocore finds no data for the service)."""
+    from shared import aws
+
+    function = function_under_test(request.module.__name__)
+    if function is not None:
+        monkeypatch.setattr(aws, "DATA_PATH", botocore_data_root / function)
+        monkeypatch.setattr(aws, "_fall_back", _refuse_fallback)
+    aws.reset()
+    yield
+    aws.reset()
+
+
+def _refuse_fallback(reason: str) -> None:
+    raise AssertionError(f"the function's packaged botocore data is not enough: {reason}")
+
+
 @dataclass
 class Cloud:
     """What the `aws` fixture created, for tests to read and change."""
@@ -86,11 +132,9 @@ class Cloud:
 
 
 def _reset_function_caches() -> None:
-    from aws_lambda_powertools.utilities import parameters
-    from shared import aws, images, registry
+    from shared import aws, images, parameters
 
     aws.reset()
-    registry.reset()
     images.data_uri.cache_clear()
     parameters.clear_caches()
 
@@ -190,7 +234,7 @@ def set_chaos(region: str = PRIMARY, **state: Any) -> None:
     boto3.client("ssm", region_name=region).put_parameter(
         Name=f"/{APP}/chaos/{region}", Type="String", Value=json.dumps(value), Overwrite=True
     )
-    from aws_lambda_powertools.utilities import parameters
+    from shared import parameters
 
     parameters.clear_caches()
 

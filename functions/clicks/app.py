@@ -9,7 +9,7 @@ Environment: TABLE_NAME, BUS_NAME, EVENT_SOURCE (see ``clicks.logic``), STATIC_B
 POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
 """
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,7 +25,7 @@ from shared.http import (
     username_from,
 )
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+logger, metrics = Logger(), Metrics()
 app = create_resolver()
 
 
@@ -60,9 +60,7 @@ def injected_failure(error: InjectedFailure) -> Response:
     )
 
 
-# The response is mostly an image: keep it out of the trace.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

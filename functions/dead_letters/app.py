@@ -12,6 +12,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from dead_letters.logic import DeadLetterHandler
 
+# Asynchronous: no caller waits on the cold start, so the X-Ray SDK may cost its import time
+# here and trace each AWS call as a subsegment.
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, logger=logger)
 

@@ -9,7 +9,7 @@ region), USER_POOL_ID, USER_POOL_CLIENT_ID, AWS_REGION, POWERTOOLS_SERVICE_NAME.
 
 import os
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,7 +19,7 @@ from shared.http import create_resolver, json_response
 # As long as the registry's own cache: a new region reaches browsers within a minute.
 CACHE_CONTROL = f"public, max-age={registry.MAX_AGE_SECONDS}"
 
-logger, tracer = Logger(), Tracer()
+logger = Logger()
 app = create_resolver(guard_region=False)
 
 
@@ -43,6 +43,5 @@ def config() -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

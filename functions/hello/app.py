@@ -8,14 +8,14 @@ Environment: STATIC_BUCKET (``shared.images``), CHAOS_PARAMETER_PREFIX (region g
 AWS_REGION, POWERTOOLS_SERVICE_NAME.
 """
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import aws, images
 from shared.http import create_resolver, json_response, jwt_claims, username_from
 
-logger, tracer = Logger(), Tracer()
+logger = Logger()
 app = create_resolver()
 
 
@@ -35,8 +35,6 @@ def hello() -> Response:
     )
 
 
-# The response is mostly an image: keep it out of the trace.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

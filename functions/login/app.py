@@ -1,15 +1,15 @@
 """POST /login (public): ``{username, password}`` -> 200 ``{idToken, accessToken, refreshToken,
 expiresIn}``, or 401 ``{"error": ...}``. Every attempt is recorded (``login.logic``).
 
-Passwords and tokens never reach a log or a trace: the event is never logged and the handler's
-response is kept out of X-Ray.
+Passwords and tokens never reach a log or a trace: the event is never logged, and no tracing SDK
+runs here (Lambda's active tracing records the invocation only, never its payload).
 
 Environment: TABLE_NAME, USER_POOL_CLIENT_ID, PRIMARY_REGION (see ``login.logic``),
 CHAOS_PARAMETER_PREFIX (region guard), AWS_REGION, POWERTOOLS_SERVICE_NAME,
 POWERTOOLS_METRICS_NAMESPACE.
 """
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,7 +19,7 @@ from shared.http import create_resolver, json_object_body, json_response, requir
 MAX_USERNAME_LENGTH = 128
 MAX_PASSWORD_LENGTH = 256
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+logger, metrics = Logger(), Metrics()
 app = create_resolver()
 
 
@@ -34,7 +34,6 @@ def login() -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -12,6 +12,8 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from notifier.logic import Notifier
 
+# Asynchronous: no caller waits on the cold start, so the X-Ray SDK may cost its import time
+# here and trace each AWS call as a subsegment.
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
 
 

@@ -1,16 +1,37 @@
-"""AWS clients, created once per container and only when first used (short cold starts).
+"""AWS clients: one botocore session per container, one client per service and region, each
+created only when first used (short cold starts).
+
+botocore, not boto3: the functions use clients only, and ``import boto3`` also loads its
+resource and S3 transfer layers (tens of milliseconds of every cold start for nothing).
+
+The package's own botocore data: the deployment package carries ``botocore-data/`` beside this
+package, a trimmed copy of botocore's data with only the operations the function calls
+(``functions/aws-operations.toml``, built by ``components/botocore_data.py``). Clients are
+created from it through a botocore ``Loader`` whose only search path is that folder (botocore's
+documented data-path mechanism): the first client then costs a few milliseconds instead of
+60-95 ms of parsing full models and listing every service botocore knows. The Lambda
+runtime's botocore may be another version than the one the data came from; whenever the data
+is missing, uses a rule-set function the running botocore lacks, or fails to load, clients
+come from botocore's own data instead (logged once at debug level), never an error.
 
 Environment:
 - AWS_REGION: the function's region (set by Lambda).
-- AWS_ENDPOINT_URL: optional; boto3 sends every call there (the local cloud uses it).
+- AWS_ENDPOINT_URL: optional; botocore sends every call there (the local cloud uses it).
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import logging
 import os
 import re
+from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
+# Where packaging puts the trimmed data: the package root, beside ``shared/``.
+DATA_PATH = Path(__file__).resolve().parent.parent / "botocore-data"
 
 # Fail fast inside Lambda's timeout rather than hang on a slow dependency.
 _CLIENT_SETTINGS = {
@@ -33,13 +54,75 @@ def is_region_name(value: object) -> bool:
 
 
 @functools.cache
+def session() -> Any:
+    """The container's botocore session on botocore's own data (the fallback)."""
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
+@functools.cache
+def _packaged_session() -> Any | None:
+    """A botocore session on the package's trimmed data, or None when it can't be used."""
+    import botocore.session
+
+    loader = _packaged_loader()
+    if loader is None:
+        return None
+    packaged = botocore.session.get_session()
+    packaged.register_component("data_loader", loader)
+    return packaged
+
+
+def _packaged_loader() -> Any | None:
+    from botocore.loaders import Loader
+
+    try:
+        manifest = json.loads((DATA_PATH / "manifest.json").read_text(encoding="utf-8"))
+        # Endpoint rule sets are evaluated on each request, where an unknown function would
+        # fail the call: check now that the running botocore implements every one they use.
+        from botocore.endpoint_provider import RuleSetStandardLibrary
+
+        library = RuleSetStandardLibrary({"partitions": []})
+        used = manifest["ruleSetFunctions"]
+        missing = [name for name in used if not hasattr(library, library.convert_func_name(name))]
+    except Exception as error:  # noqa: BLE001 - whatever went wrong, botocore's own data works
+        _fall_back(f"no usable {DATA_PATH}: {error!r}")
+        return None
+    if missing:
+        _fall_back(f"botocore lacks rule-set functions {missing} used by {DATA_PATH}")
+        return None
+
+    class PackagedLoader(Loader):  # type: ignore[misc]
+        def is_builtin_path(self, path: str) -> bool:
+            # A subset of botocore's own data, so treat it as such: botocore hands endpoint
+            # data from anywhere else to the rule sets as if it were a custom endpoint.
+            return str(path).startswith(str(DATA_PATH)) or bool(super().is_builtin_path(path))
+
+    return PackagedLoader(extra_search_paths=[str(DATA_PATH)], include_default_search_paths=False)
+
+
+def _fall_back(reason: str) -> None:
+    logger.debug("botocore clients use botocore's own data: %s", reason)
+
+
+@functools.cache
 def client(service: str, region_name: str | None = None) -> Any:
-    import boto3
+    """Not thread-safe on first use (botocore sessions aren't): create clients before threads."""
     from botocore.config import Config
 
-    return boto3.client(service, region_name=region_name or region(), config=Config(**_CLIENT_SETTINGS))
+    options = {"region_name": region_name or region(), "config": Config(**_CLIENT_SETTINGS)}
+    packaged = _packaged_session()
+    if packaged is not None:
+        try:
+            return packaged.create_client(service, **options)
+        except Exception as error:  # noqa: BLE001 - e.g. a file this botocore needs isn't packaged
+            _fall_back(f"{service}: {error!r}")
+    return session().create_client(service, **options)
 
 
 def reset() -> None:
-    """Forget every cached client (tests start each case from a clean container)."""
+    """Forget the sessions and every client (tests start each case from a clean container)."""
     client.cache_clear()
+    _packaged_session.cache_clear()
+    session.cache_clear()

@@ -3,8 +3,8 @@
 The state of each region is one JSON SSM parameter in that region, named
 ``<CHAOS_PARAMETER_PREFIX>/<region>``: ``{"failed": false, "errorRate": 0.05,
 "writerFailureRate": 0}``. Slack commands write it; every user-facing function reads it through
-Powertools' parameter cache with a max age of a few seconds, so a region fails within 5 s of
-the command.
+the parameter cache (``shared.parameters``) with a max age of a few seconds, so a region fails
+within 5 s of the command.
 
 Environment:
 - CHAOS_PARAMETER_PREFIX: e.g. ``/active-active/chaos``.
@@ -18,7 +18,7 @@ import math
 import os
 from dataclasses import asdict, dataclass
 
-from shared import aws
+from shared import aws, parameters
 
 MAX_AGE_SECONDS = min(int(os.environ.get("CHAOS_MAX_AGE_SECONDS", "3")), 5)
 
@@ -47,7 +47,9 @@ class ChaosState:
     def from_json(cls, text: str) -> ChaosState:
         try:
             raw = json.loads(text)
-        except json.JSONDecodeError as error:
+        except RecursionError as error:
+            raise ChaosStateError("chaos state is nested too deeply") from error
+        except ValueError as error:  # JSONDecodeError, or an integer over Python's 4300-digit limit
             raise ChaosStateError(f"chaos state is not JSON: {error}") from error
         if not isinstance(raw, dict):
             raise ChaosStateError("chaos state must be a JSON object")
@@ -77,10 +79,7 @@ def parameter_name(region: str) -> str:
 
 def current() -> ChaosState:
     """This region's state, cached for at most MAX_AGE_SECONDS."""
-    from aws_lambda_powertools.utilities import parameters
-
-    text = parameters.get_parameter(parameter_name(aws.region()), max_age=MAX_AGE_SECONDS)
-    return ChaosState.from_json(str(text))
+    return ChaosState.from_json(parameters.get(parameter_name(aws.region()), max_age=MAX_AGE_SECONDS))
 
 
 def read(region: str) -> ChaosState:

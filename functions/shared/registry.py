@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from shared import aws
+from shared import parameters
 
 MAX_AGE_SECONDS = 30
 
@@ -28,26 +28,11 @@ class RegionEndpoints:
 
 def regions() -> dict[str, RegionEndpoints]:
     """Deployed regions by name, sorted, cached for MAX_AGE_SECONDS."""
-    from aws_lambda_powertools.utilities.parameters import SSMProvider
-
-    provider = _provider(SSMProvider)
-    raw = provider.get_multiple(os.environ["REGISTRY_PATH"], max_age=MAX_AGE_SECONDS)
+    raw = parameters.by_path(
+        os.environ["REGISTRY_PATH"], max_age=MAX_AGE_SECONDS, region=os.environ["PRIMARY_REGION"]
+    )
     found = {}
     for region, text in sorted(raw.items()):
-        entry = json.loads(str(text))
+        entry = json.loads(text)
         found[region] = RegionEndpoints(region=region, api=entry["api"], slack_api=entry.get("slackApi", ""))
     return found
-
-
-_providers: dict[str, object] = {}
-
-
-def _provider(provider_class: type) -> object:
-    primary = os.environ["PRIMARY_REGION"]
-    if primary not in _providers:
-        _providers[primary] = provider_class(boto3_client=aws.client("ssm", primary))
-    return _providers[primary]
-
-
-def reset() -> None:
-    _providers.clear()

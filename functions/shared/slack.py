@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
+from shared import parameters
 
 WEBHOOK_MAX_AGE_SECONDS = 300
 
@@ -24,7 +24,7 @@ class SlackDeliveryError(RuntimeError):
 
 def webhook_url() -> str:
     name = os.environ["SLACK_WEBHOOK_PARAMETER"]
-    return str(parameters.get_parameter(name, decrypt=True, max_age=WEBHOOK_MAX_AGE_SECONDS))
+    return parameters.get(name, decrypt=True, max_age=WEBHOOK_MAX_AGE_SECONDS)
 
 
 def post(text: str, blocks: list[dict[str, Any]]) -> None:

@@ -2,7 +2,7 @@
 
 Never region-guarded: operators must reach it to recover a failed region. Every request's
 Slack signature is verified first (``verify.require_slack_signature``), then its team.
-Heavy modules (boto3, slack_sdk) load on first use, inside Slack's 3 s budget.
+Heavy modules (botocore, slack_sdk) load on first use, inside Slack's 3 s budget.
 
 Environment:
 - SLACK_SIGNING_SECRET_PARAMETER, ALLOWED_TEAM_IDS (``verify``).
@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from slack_commands.store import SsmChaosStore
 
 logger = Logger()
-tracer = Tracer()
 app = create_resolver(guard_region=False)
 app.use(middlewares=[verify.require_slack_signature])
 
@@ -65,6 +64,5 @@ def slack_event() -> Response:
 
 # log_event=False whatever the environment says: the event carries the Slack signature.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
-@tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from shared import aws, chaos, registry
 from shared.chaos import ChaosState, ChaosStateError
+from shared.parameters import ParameterError
 from slack_commands.commands import StoreError
 
 T = TypeVar("T")
@@ -28,11 +29,9 @@ class SsmChaosStore:
         self.timeout_seconds = timeout_seconds
 
     def regions(self) -> list[str]:
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
         try:
             return list(registry.regions())
-        except (GetParameterError, ValueError, KeyError) as error:
+        except (ParameterError, ValueError, KeyError) as error:
             raise StoreError(f"region registry unreadable: {type(error).__name__}") from error
 
     def read(self, regions: Sequence[str]) -> dict[str, ChaosState | StoreError]:
@@ -46,7 +45,7 @@ class SsmChaosStore:
         if not regions:
             return {}
         for region in regions:
-            # Create clients on this thread: boto3's default session is not thread-safe; clients are.
+            # Create clients on this thread: botocore sessions are not thread-safe; clients are.
             aws.client("ssm", region)
         pool = ThreadPoolExecutor(max_workers=len(regions), thread_name_prefix="chaos")
         futures = {region: pool.submit(call, region) for region in regions}

@@ -28,6 +28,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from shared import parameters
 from shared.http import ApiError
 
 logger = Logger(child=True)
@@ -58,10 +59,8 @@ clock: Any = SystemClock()
 
 
 def signing_secret() -> str:
-    from aws_lambda_powertools.utilities import parameters
-
     name = os.environ["SLACK_SIGNING_SECRET_PARAMETER"]
-    return str(parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS))
+    return parameters.get(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
 
 
 def raw_body(event: APIGatewayProxyEventV2) -> bytes:
@@ -141,14 +140,17 @@ def form_fields(body: bytes) -> dict[str, str]:
         raise ApiError(400, "request body is not a valid form") from error
     repeated = sorted(name for name, values in parsed.items() if len(values) > 1)
     if repeated:
-        raise ApiError(400, f"form field '{repeated[0]}' is repeated")
+        # repr: a name with control characters is shown escaped, never raw.
+        raise ApiError(400, f"form field {repeated[0][:40]!r} is repeated")
     return {name: values[0] for name, values in parsed.items()}
 
 
 def json_object(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except RecursionError as error:
+        raise ApiError(400, "request body is nested too deeply") from error
+    except ValueError as error:  # also not UTF-8, and integers over Python's 4300-digit limit
         raise ApiError(400, "request body is not valid JSON") from error
     if not isinstance(payload, dict):
         raise ApiError(400, "request body must be a JSON object")

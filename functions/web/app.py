@@ -12,19 +12,19 @@ Environment: STATIC_BUCKET (``web.logic``), REGISTRY_PATH and PRIMARY_REGION
 (``shared.registry``), AWS_REGION, POWERTOOLS_SERVICE_NAME.
 """
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import registry
 from shared.http import create_resolver, error_response
+from shared.parameters import ParameterError
 from web import logic
 
 HTML = logic.CONTENT_TYPES[".html"].mime
 
-logger, tracer = Logger(), Tracer()
+logger = Logger()
 app = create_resolver(guard_region=False)
 
 
@@ -33,7 +33,7 @@ def region_api_origins() -> list[str]:
     down), the page is still served and may call this region only."""
     try:
         regions = registry.regions()
-    except GetParameterError:
+    except ParameterError:
         logger.warning("region registry unreachable; connect-src allows this region only")
         return []
     return logic.api_origins(entry.api for entry in regions.values())
@@ -102,6 +102,5 @@ def serve(key: str) -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

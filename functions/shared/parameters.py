@@ -1,0 +1,74 @@
+"""SSM parameters read through a small per-container cache, on the shared clients.
+
+What Powertools' parameters utility does for this app, without its ``import boto3`` (tens of
+milliseconds of every cold start): values are cached for ``max_age`` seconds, so the hot path
+of a warm container makes no SSM call, and a failed read raises ParameterError.
+
+Environment: AWS_REGION (``shared.aws``), the default region of every read.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from shared import aws
+
+_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+
+
+class ParameterError(Exception):
+    """A parameter could not be read (missing, denied, or SSM unreachable)."""
+
+
+def get(name: str, *, max_age: float, decrypt: bool = False, region: str | None = None) -> str:
+    """The parameter's value, from the cache when it is younger than ``max_age`` seconds."""
+    key = ("one", name, decrypt, region or aws.region())
+    cached = _fresh(key)
+    if cached is not None:
+        return str(cached)
+    response = _call(key[3], "get_parameter", Name=name, WithDecryption=decrypt)
+    return str(_store(key, response["Parameter"]["Value"], max_age))
+
+
+def by_path(path: str, *, max_age: float, region: str | None = None) -> dict[str, str]:
+    """Every parameter directly under ``path``, by its name relative to the path."""
+    key = ("path", path, region or aws.region())
+    cached = _fresh(key)
+    if cached is not None:
+        return dict(cached)
+    prefix = path.rstrip("/") + "/"
+    found: dict[str, str] = {}
+    request: dict[str, Any] = {"Path": path, "Recursive": False}
+    while True:
+        response = _call(key[2], "get_parameters_by_path", **request)
+        for parameter in response.get("Parameters", []):
+            found[parameter["Name"].removeprefix(prefix)] = parameter["Value"]
+        if not response.get("NextToken"):
+            return dict(_store(key, found, max_age))
+        request["NextToken"] = response["NextToken"]
+
+
+def _fresh(key: tuple[Any, ...]) -> Any:
+    entry = _cache.get(key)
+    if entry is None or entry[0] <= time.monotonic():
+        return None
+    return entry[1]
+
+
+def _store(key: tuple[Any, ...], value: Any, max_age: float) -> Any:
+    _cache[key] = (time.monotonic() + max_age, value)
+    return value
+
+
+def _call(region: str, operation: str, **request: Any) -> dict[str, Any]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return dict(getattr(aws.client("ssm", region), operation)(**request))
+    except (BotoCoreError, ClientError) as error:
+        raise ParameterError(f"{operation} failed: {error}") from error
+
+
+def clear_caches() -> None:
+    _cache.clear()

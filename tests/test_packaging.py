@@ -1,0 +1,185 @@
+"""Function packages: deterministic zips, built safely in parallel, carrying botocore data that
+is a faithful subset of the pinned botocore's (same operations, shapes and endpoints)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.loaders import Loader
+from conftest import FUNCTIONS
+
+from components import botocore_data, packaging
+
+DECLARED = botocore_data.declared_operations()
+SERVICES = sorted({service for operations in DECLARED.values() for service in operations})
+
+
+def full_model(service: str, kind: str = "service-2") -> Any:
+    return botocore.session.get_session().get_component("data_loader").load_service_model(service, kind)
+
+
+def write_data(operations: dict[str, list[str]], folder: Path) -> Path:
+    for name, content in botocore_data.botocore_data(operations).items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return folder
+
+
+def trimmed_loader(function: str, folder: Path) -> Loader:
+    """A loader that sees only the function's botocore-data (with botocore's extras merged)."""
+    return Loader(
+        extra_search_paths=[str(write_data(DECLARED[function], folder))], include_default_search_paths=False
+    )
+
+
+def test_every_function_declares_its_aws_operations():
+    assert sorted(DECLARED) == FUNCTIONS
+
+
+def test_an_unknown_operation_fails_the_build_naming_it():
+    with pytest.raises(ValueError, match="ssm has no operation GetParamter"):
+        botocore_data.botocore_data({"ssm": ["GetParamter"]})
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_trimmed_models_keep_declared_operations_and_their_shapes_unchanged(function, tmp_path):
+    loader = trimmed_loader(function, tmp_path)
+    assert loader.list_available_services("service-2") == sorted(DECLARED[function])
+    for service, operations in DECLARED[function].items():
+        full = full_model(service)
+        model = loader.load_service_model(service, "service-2")
+        assert {k: v for k, v in model.items() if k not in ("operations", "shapes")} == {
+            k: v for k, v in full.items() if k not in ("operations", "shapes")
+        }
+        assert set(operations) <= set(model["operations"])
+        for name, operation in model["operations"].items():
+            assert operation == full["operations"][name], f"{service} {name}"
+        for name, shape in model["shapes"].items():
+            assert shape == full["shapes"][name], f"{service} shape {name}"
+        errors = {name for name, shape in full["shapes"].items() if shape.get("exception")}
+        assert errors <= set(model["shapes"]), f"{service} lost error shapes"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_trimmed_paginators_are_the_originals_for_declared_operations(function, tmp_path):
+    loader = trimmed_loader(function, tmp_path)
+    for service, operations in DECLARED[function].items():
+        full = full_model(service, "paginators-1")["pagination"]
+        expected = {name: full[name] for name in operations if name in full}
+        if expected:
+            assert loader.load_service_model(service, "paginators-1")["pagination"] == expected
+        else:
+            assert service not in loader.list_available_services("paginators-1")
+
+
+def test_botocore_data_is_identical_when_rebuilt():
+    assert botocore_data.botocore_data(DECLARED["clicks"]) == botocore_data.botocore_data(DECLARED["clicks"])
+
+
+def test_function_zip_is_byte_identical_when_rebuilt(tmp_path):
+    first, second = tmp_path / "first.zip", tmp_path / "second.zip"
+    packaging._write_zip(first, packaging.function_entries("login"))
+    packaging._write_zip(second, packaging.function_entries("login"))
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_function_zip_carries_its_botocore_data_beside_shared(tmp_path):
+    target = tmp_path / "login.zip"
+    packaging._write_zip(target, packaging.function_entries("login"))
+    with zipfile.ZipFile(target) as archive:
+        names = set(archive.namelist())
+        manifest = json.loads(archive.read("botocore-data/manifest.json"))
+    assert {"login/app.py", "shared/aws.py", "botocore-data/endpoints.json"} <= names
+    assert manifest["operations"] == {service: sorted(ops) for service, ops in DECLARED["login"].items()}
+
+
+def test_concurrent_builds_of_the_same_zip_all_succeed(tmp_path):
+    target = tmp_path / "health.zip"
+    entries = packaging.function_entries("health")
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            packaging._write_zip(target, entries)
+        except BaseException as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert zipfile.ZipFile(io.BytesIO(target.read_bytes())).testzip() is None
+    assert [path.name for path in tmp_path.iterdir()] == ["health.zip"]
+
+
+# Endpoints: every region of every partition, resolved by a client on the trimmed data and by
+# one on botocore's own, must give the same URL for each of our services.
+
+
+def _all_regions() -> list[str]:
+    partitions = Loader().load_data("partitions")["partitions"]
+    return sorted({region for partition in partitions for region in partition["regions"]})
+
+
+class _Sent(Exception):
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+def _request_url(session: Any, service: str, region: str) -> tuple[str, str]:
+    """(the client's endpoint, the URL of a first request) without sending anything."""
+    from botocore.config import Config
+
+    client = session.create_client(
+        service, region_name=region, config=Config(retries={"max_attempts": 0, "mode": "standard"})
+    )
+
+    def stop(request: Any, **_: Any) -> None:
+        raise _Sent(request.url)
+
+    client.meta.events.register("before-send", stop)
+    operation = {
+        "s3": ("get_object", {"Bucket": "bucket-name", "Key": "k"}),
+        "ssm": ("get_parameter", {"Name": "/p"}),
+        "dynamodb": ("put_item", {"TableName": "t", "Item": {"pk": {"S": "x"}}}),
+        "events": ("put_events", {"Entries": [{"Source": "s", "DetailType": "d", "Detail": "{}"}]}),
+        "cognito-idp": ("initiate_auth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "c"}),
+    }[service]
+    try:
+        getattr(client, operation[0])(**operation[1])
+    except _Sent as sent:
+        return client.meta.endpoint_url, sent.url
+    raise AssertionError("the request was not sent")
+
+
+def _session(loader: Any | None) -> Any:
+    session = botocore.session.get_session()
+    session.set_credentials("testing", "testing")
+    if loader is not None:
+        session.register_component("data_loader", loader)
+    return session
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_endpoints_resolve_identically_with_trimmed_data_in_every_region(service, tmp_path, monkeypatch):
+    from shared import aws
+
+    function = next(name for name, operations in DECLARED.items() if service in operations)
+    monkeypatch.setattr(aws, "DATA_PATH", write_data({service: DECLARED[function][service]}, tmp_path))
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    trimmed_session = _session(aws._packaged_loader())
+    full_session = _session(None)
+    for region in _all_regions():
+        assert _request_url(trimmed_session, service, region) == _request_url(
+            full_session, service, region
+        ), region
