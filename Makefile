@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt | sha256sum | cut -c1-12)
 STACK ?= us-east-1
 
-.PHONY: help venv test lint synth demo lock clean
+.PHONY: help venv test lint synth demo bench lock clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ demo: $(STAMP) ## run the whole system locally, both regions (Ctrl-C stops it)
 
 synth: $(STAMP) ## print the stack's resource graph as JSON (STACK=us-east-1)
 	@$(PY) -m tools.synth $(STACK)
+
+bench: $(STAMP) ## measure on the local cloud; writes bench/report.md and bench/report.json (about 5 min)
+	$(PY) -m bench $(BENCH_ARGS)
 
 lock: ## re-pin every transitive dependency into constraints.txt
 	$(PYTHON) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install -q -r requirements.txt

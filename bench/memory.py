@@ -1,0 +1,36 @@
+"""Resident memory of a process and all its descendants, from /proc (Linux)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_mb(pid: int | None = None) -> float:
+    """RSS in MB of ``pid`` (this process by default) and every process below it."""
+    pending, total = [pid or os.getpid()], 0
+    while pending:
+        current = pending.pop()
+        total += _rss_kb(current)
+        pending += _children(current)
+    return round(total / 1024, 1)

@@ -1,0 +1,203 @@
+"""bench/report.md from the figures `make bench` measured (bench/report.json holds them all)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join("" if cell is None else str(cell) for cell in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _verdict(passed: bool | None) -> str:
+    return "" if passed is None else ("pass" if passed else "**miss**")
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:.1f}"
+
+
+def render(data: dict[str, Any]) -> str:
+    machine = data["machine"]
+    lines = [
+        "# Benchmark report",
+        "",
+        f"Measured by `make bench` on {data['date']} at commit `{data['commit']}`, in {data['seconds']} s, "
+        "on the local cloud (moto and local emulation; not AWS). Every figure below is from this one run; "
+        "ratios compare measurements taken side by side, so the machine's load affects both sides alike.",
+        "",
+        f"Machine: {machine['platform']}, {machine['cpus']} CPUs, Python {machine['python']}, "
+        f"Node {machine['node']}. Versions: boto3 {machine['boto3']}, botocore {machine['botocore']}, "
+        f"Powertools {machine['aws-lambda-powertools']}, moto {machine['moto']}, pulumi {machine['pulumi']}, "
+        f"pulumi-aws {machine['pulumi-aws']}, werkzeug {machine['werkzeug']}.",
+        "",
+    ]
+    missed = data["missed"]
+    lines += ["**Every target met.**" if not missed else "**Missed:** " + "; ".join(missed) + ".", ""]
+
+    ledger = data["ledger"]
+    failover = ledger["failover"]
+    settings = ledger["settings"]
+    lines += [
+        "## Fault injection: the click ledger",
+        "",
+        f"{settings['clicks']} clicks through the web app's own failover logic (`static/assets/regions.js`, "
+        f"run by `bench/ledger_client.mjs`), one every {settings['interval_ms']} ms at most, while both "
+        f"writers fail {settings['writer_failure_rate']:.0%} of deliveries and {failover.get('region')} is "
+        "failed and recovered from Slack mid-run.",
+        "",
+    ]
+    lines += _table(
+        ["accepted", "stored once", "dead-lettered and handled", "lost", "duplicated", "user-visible errors"],
+        [
+            [
+                ledger["accepted"],
+                ledger["stored_once"],
+                ledger["dead_lettered_and_handled"],
+                ledger["lost"],
+                ledger["duplicated"],
+                ledger["rejected"],
+            ]
+        ],
+    )
+    lines += [
+        f"The per-region counters grew by {ledger['counter_delta']} "
+        f"for {ledger['stored_once']} clicks stored "
+        f"({ledger['lost_increments']} increments missing); {ledger['stored_but_reported_failed']} clicks "
+        "were stored although the user was told they failed. Clicks served by region: "
+        + ", ".join(f"{region} {count}" for region, count in sorted(ledger["served_by"].items()))
+        + f". Click latency p50 {ledger['latency_ms'].get('p50')} ms, "
+        f"p99 {ledger['latency_ms'].get('p99')} ms. "
+        f"The pipelines settled {ledger['settle_seconds']} s after the last click.",
+        "",
+        f"Failover of {failover.get('region')}: first 503 seen {failover.get('secondsToFirst503')} s after "
+        f"`/chaos fail` (the functions cache the chaos state for up to 3 s); every click on the other region "
+        f"{failover.get('secondsToMoveOff')} s after it; "
+        f"{failover.get('clicksFailedOver')} clicks failed over "
+        f"(p50 {failover.get('failedOverClickMs', {}).get('p50')} ms including the 503); "
+        f"{failover.get('userVisibleErrorsDuringFailure')} errors seen during the failure "
+        f"({failover.get('clicksDuringFailure')} clicks); healthy again in the client "
+        f"{failover.get('secondsToHealthyAgain')} s after `/chaos recover`.",
+        "",
+    ]
+
+    cold = data["coldStart"]
+    lines += [
+        "## Cold starts",
+        "",
+        f"Fresh interpreter to first response, median of {cold['rounds']} rounds; "
+        f"baseline: a fresh interpreter running `import boto3`, {cold['baseline']['ms']:.0f} ms (median), "
+        "measured in every round. "
+        "The ratio is the median of the per-round ratios.",
+        "",
+    ]
+    lines += _table(
+        ["function", "cold ms", "ratio", "target", "result"],
+        [
+            [name, f"{row['coldMs']:.0f}", f"{row['ratio']:.2f}", row["target"], _verdict(row["pass"])]
+            for name, row in cold["functions"].items()
+        ],
+    )
+
+    gateway = data["latency"]
+    lines += [
+        "## Warm latency: through the gateway against a direct call",
+        "",
+        "Direct: the event invoked on the function's warm Lambda worker (as `aws lambda invoke` would). "
+        "Gateway: the same request over HTTP to the local gateway (a new connection, routing, the JWT check, "
+        "throttling, building the event), which invokes the same worker. The two alternate, so both see the "
+        "same machine load; requests are paced below the route's throttling. Handler: the handler alone, "
+        "called in-process in a warm interpreter. Milliseconds. "
+        f"Target: p50 overhead at most {gateway['targetOverheadP50Ms']} ms.",
+        "",
+    ]
+    lines += _table(
+        [
+            "function",
+            "handler p50",
+            "direct p50",
+            "direct p99",
+            "gateway p50",
+            "gateway p99",
+            "ratio p50",
+            "ratio p99",
+            "overhead p50",
+            "result",
+        ],
+        [
+            [
+                name,
+                row["handler"]["p50"],
+                row["direct"]["p50"],
+                row["direct"]["p99"],
+                row["gateway"]["p50"],
+                row["gateway"]["p99"],
+                row["ratioP50"],
+                row["ratioP99"],
+                row["overheadP50Ms"],
+                _verdict(row["pass"]),
+            ]
+            for name, row in gateway["functions"].items()
+        ],
+    )
+
+    throttling = data["throttling"]
+    lines += [
+        "## Throttling under load",
+        "",
+        "Twice the limit offered on a fixed schedule from another process; the accepted rate is counted from "
+        f"the first 429 (the burst spent) to the end. Tolerance {throttling['tolerance']:.0%}.",
+        "",
+    ]
+    lines += _table(
+        [
+            "limit",
+            "rate/burst",
+            "offered/s",
+            "sent",
+            "accepted",
+            "429",
+            "5xx",
+            "accepted/s after the burst",
+            "result",
+        ],
+        [
+            [
+                job["label"],
+                f"{job['rateLimit']:g}/{job['burstLimit']}",
+                f"{job['offeredPerSecond']:g}",
+                job["sent"],
+                job["accepted"],
+                job["throttled"],
+                job["errors5xx"],
+                job["steadyAcceptedPerSecond"],
+                _verdict(job["pass"]),
+            ]
+            for job in throttling["jobs"]
+        ],
+    )
+    rss = throttling["rssMb"]
+    lines += [
+        "Memory of the whole local cloud (this process, moto, every Lambda worker), MB: "
+        + ", ".join(f"{moment} {value}" for moment, value in rss.items())
+        + ".",
+        "",
+    ]
+
+    lines += ["## Synth", ""]
+    lines += _table(
+        ["stack", "resources", "seconds (median of 3, fresh interpreter)"],
+        [[stack, row["resources"], row["seconds"]] for stack, row in data["synth"].items()],
+    )
+    lines += ["## Deployment packages", ""]
+    lines += _table(
+        ["package", "kind", "zip KiB", "unzipped KiB", "files"],
+        [
+            [name, row["kind"], _kib(row["zipBytes"]), _kib(row["unzippedBytes"]), row["files"]]
+            for name, row in data["packages"].items()
+        ],
+    )
+    lines += ["Powertools comes from AWS's public layer and boto3 from the runtime; neither is packaged.", ""]
+    return "\n".join(lines)
