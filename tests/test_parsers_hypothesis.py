@@ -374,6 +374,52 @@ def test_slack_signature_check_accepts_exactly_fresh_signed_requests(fixed_clock
 
 
 @BOUNDED
+@given(
+    body=st.text(max_size=200).map(str.encode) | st.binary(max_size=100),
+    age=st.integers(min_value=-400, max_value=400),
+    forged=st.booleans(),
+)
+def test_slack_signature_check_agrees_with_slack_sdk(fixed_clock, body, age, forged):
+    """The standard-library check (no slack_sdk import on the cold path) decides as slack_sdk does."""
+    from shared.http import ApiError
+    from slack_commands.verify import verify_signature
+    from slack_sdk.signature import SignatureVerifier
+
+    timestamp = str(int(fixed_clock.now()) - age)
+    signature = _slack_signature(body, timestamp, "forged-secret" if forged else SIGNING_SECRET)
+    try:
+        expected = SignatureVerifier(SIGNING_SECRET, clock=fixed_clock).is_valid(body, timestamp, signature)
+    except UnicodeDecodeError:
+        expected = False  # slack_sdk raises on a body that is not UTF-8; Slack never sends one
+    try:
+        verify_signature(body, timestamp, signature, SIGNING_SECRET)
+        accepted = True
+    except ApiError:
+        accepted = False
+    assert accepted == expected
+
+
+def test_slack_signature_check_accepts_slacks_documented_example(monkeypatch):
+    """The example in Slack's "Verifying requests from Slack" guide."""
+    from slack_commands import verify
+    from slack_helpers import FrozenClock
+
+    monkeypatch.setattr(verify, "clock", FrozenClock(1531420618.0))
+    body = (
+        b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+        b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+        b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+        b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    verify.verify_signature(
+        body,
+        "1531420618",
+        "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+        "8f742231b10e8888abcd99yyyzzz85a5",
+    )
+
+
+@BOUNDED
 @given(st.one_of(st.none(), ANY_TEXT), st.booleans())
 def test_slack_raw_body_is_bytes_or_a_401(body, base64_encoded):
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2

@@ -2,7 +2,7 @@
 
 Never region-guarded: operators must reach it to recover a failed region. Every request's
 Slack signature is verified first (``verify.require_slack_signature``), then its team.
-Heavy modules (botocore, slack_sdk) load on first use, inside Slack's 3 s budget.
+Heavy modules (botocore) load on first use, inside Slack's 3 s budget.
 
 Environment:
 - SLACK_SIGNING_SECRET_PARAMETER, ALLOWED_TEAM_IDS (``verify``).
