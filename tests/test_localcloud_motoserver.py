@@ -1,0 +1,139 @@
+"""The local cloud's moto server: a DynamoDB transaction writes all of its items or none, and a
+cancelled one leaves no trace in the table's stream (moto's own backup is replaced by one that
+saves only what the transaction touches)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER = ("localcloud.motoserver", "--port")
+
+
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[tuple[object, object]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", *SERVER, str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the moto server did not start"
+                time.sleep(0.1)
+        options = {
+            "region_name": "us-east-1",
+            "endpoint_url": f"http://127.0.0.1:{port}",
+            "aws_access_key_id": "test",
+            "aws_secret_access_key": "test",
+        }
+        client = boto3.client("dynamodb", **options)
+        client.create_table(
+            TableName="app",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        yield client, boto3.client("dynamodbstreams", **options)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _count(client, event_id: str) -> None:
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": "app",
+                    "Item": {"pk": {"S": f"EVENT#{event_id}"}, "sk": {"S": "EVENT"}},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": "app",
+                    "Key": {"pk": {"S": "USER#1"}, "sk": {"S": "VIEWS#us-east-1"}},
+                    "UpdateExpression": "ADD #views :one",
+                    "ExpressionAttributeNames": {"#views": "views"},
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]
+    )
+
+
+def _views(client) -> int:
+    item = client.get_item(TableName="app", Key={"pk": {"S": "USER#1"}, "sk": {"S": "VIEWS#us-east-1"}})
+    return int(item["Item"]["views"]["N"])
+
+
+def _stream_records(client, streams) -> list[dict]:
+    arn = client.describe_table(TableName="app")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    return streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+
+
+def test_a_transaction_writes_every_item_and_streams_the_changes(dynamodb):
+    client, streams = dynamodb
+    before = len(_stream_records(client, streams))
+    _count(client, "a")
+    _count(client, "b")
+    assert _views(client) == 2
+    assert len(_stream_records(client, streams)) > before
+
+
+def test_a_cancelled_transaction_leaves_the_items_and_the_stream_as_they_were(dynamodb):
+    client, streams = dynamodb
+    _count(client, "c")
+    views, records = _views(client), len(_stream_records(client, streams))
+    with pytest.raises(client.exceptions.TransactionCanceledException) as cancelled:
+        _count(client, "c")
+    reasons = [reason["Code"] for reason in cancelled.value.response["CancellationReasons"]]
+    assert reasons[0] == "ConditionalCheckFailed"
+    assert _views(client) == views
+    assert len(_stream_records(client, streams)) == records
+    assert client.get_item(TableName="app", Key={"pk": {"S": "EVENT#c"}, "sk": {"S": "EVENT"}})["Item"]
+
+
+def test_a_cancelled_transaction_removes_an_item_it_created(dynamodb):
+    client, _ = dynamodb
+    with pytest.raises(client.exceptions.TransactionCanceledException):
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "app", "Item": {"pk": {"S": "NEW#1"}, "sk": {"S": "X"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": "app",
+                        "Key": {"pk": {"S": "MISSING"}, "sk": {"S": "X"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert "Item" not in client.get_item(TableName="app", Key={"pk": {"S": "NEW#1"}, "sk": {"S": "X"}})
