@@ -553,19 +553,6 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def stop(cloud: LocalCloud, extras: list[Any]) -> None:
-    """Stop what ``localcloud.main.start`` started, as its ``main`` does."""
-    cloud.stop()
-    moto, door = extras
-    door.stopped.set()
-    moto.terminate()
-    try:
-        moto.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        moto.kill()
-        moto.wait(timeout=10)
-
-
 def main() -> None:
     import argparse
 
@@ -585,7 +572,7 @@ def main() -> None:
         try:
             result = run(cloud, state, rounds=options.rounds, warm_calls=options.warm_calls)
         finally:
-            stop(cloud, extras)
+            localcloud_main.shutdown(cloud, extras)
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(table(result))
     print(f"took {result['seconds']:.0f} s")
