@@ -82,14 +82,18 @@ def _expected(error: Exception, kind: type[Exception], *statuses: int) -> None:
 # --- shared.http: the JSON body of every user route ---------------------------------------
 
 
+# The least of a format 2.0 event the router's request view needs besides the body.
+HTTP_CONTEXT: dict[str, Any] = {"requestContext": {"http": {"method": "POST", "sourceIp": "203.0.113.7"}}}
+
+
 def _request(body: str | None, *, base64_encoded: bool = False) -> Any:
     """What ``json_object_body`` reads: the resolver's current event."""
-    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+    from shared.router import Request
 
-    event: dict[str, Any] = {"isBase64Encoded": base64_encoded}
+    event: dict[str, Any] = {"isBase64Encoded": base64_encoded, "rawPath": "/", **HTTP_CONTEXT}
     if body is not None:
         event["body"] = body
-    return SimpleNamespace(current_event=APIGatewayProxyEventV2(event))
+    return SimpleNamespace(current_event=Request(event))
 
 
 def _parse_body(app: Any) -> dict[str, Any] | None:
@@ -422,12 +426,13 @@ def test_slack_signature_check_accepts_slacks_documented_example(monkeypatch):
 @BOUNDED
 @given(st.one_of(st.none(), ANY_TEXT), st.booleans())
 def test_slack_raw_body_is_bytes_or_a_401(body, base64_encoded):
-    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
     from shared.http import ApiError
+    from shared.router import Request
     from slack_commands.verify import raw_body
 
+    event = {"body": body, "isBase64Encoded": base64_encoded, "rawPath": "/", **HTTP_CONTEXT}
     try:
-        data = raw_body(APIGatewayProxyEventV2({"body": body, "isBase64Encoded": base64_encoded}))
+        data = raw_body(Request(event))
     except ApiError as error:
         _expected(error, ApiError, 401)
         return

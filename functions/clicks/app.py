@@ -10,7 +10,6 @@ POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
 """
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,6 +23,7 @@ from shared.http import (
     jwt_claims,
     username_from,
 )
+from shared.router import Response
 
 logger, metrics = Logger(), Metrics()
 app = create_resolver()

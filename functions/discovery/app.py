@@ -10,11 +10,11 @@ region), USER_POOL_ID, USER_POOL_CLIENT_ID, AWS_REGION, POWERTOOLS_SERVICE_NAME.
 import os
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import aws, registry
 from shared.http import create_resolver, json_response
+from shared.router import Response
 
 # As long as the registry's own cache: a new region reaches browsers within a minute.
 CACHE_CONTROL = f"public, max-age={registry.MAX_AGE_SECONDS}"

@@ -9,11 +9,11 @@ AWS_REGION, POWERTOOLS_SERVICE_NAME.
 """
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import aws, images
 from shared.http import create_resolver, json_response, jwt_claims, username_from
+from shared.router import Response
 
 logger = Logger()
 app = create_resolver()

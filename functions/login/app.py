@@ -10,11 +10,11 @@ POWERTOOLS_METRICS_NAMESPACE.
 """
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from login.logic import Login
 from shared.http import create_resolver, json_object_body, json_response, require_string
+from shared.router import Response
 
 MAX_USERNAME_LENGTH = 128
 MAX_PASSWORD_LENGTH = 256
@@ -28,7 +28,7 @@ def login() -> Response:
     body = json_object_body(app)
     username = require_string(body, "username", max_length=MAX_USERNAME_LENGTH)
     password = require_string(body, "password", max_length=MAX_PASSWORD_LENGTH)
-    source_ip = app.current_event.request_context.http.source_ip
+    source_ip = app.current_event.source_ip
     tokens = Login.from_environment(metrics).attempt(username, password, source_ip)
     return json_response(200, tokens.to_json(), headers={"Cache-Control": "no-store"})
 

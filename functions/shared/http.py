@@ -14,10 +14,8 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from shared import aws, chaos
+from shared.router import NextMiddleware, Response, Router
 
 logger = Logger(child=True)
 
@@ -38,7 +36,7 @@ class ApiError(Exception):
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     return Response(
         status_code=status,
-        content_type=content_types.APPLICATION_JSON,
+        content_type="application/json",
         body=json.dumps(body, separators=(",", ":")),
         headers=headers or {},
     )
@@ -53,15 +51,15 @@ def region_unavailable() -> Response:
     return error_response(503, f"region {region} is failed over; use another region", region=region)
 
 
-def region_guard(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+def region_guard(app: Router, next_middleware: NextMiddleware) -> Response:
     """Answer 503 while this region's chaos state says it is failed."""
     if chaos.current().failed:
         return region_unavailable()
     return next_middleware(app)
 
 
-def create_resolver(*, guard_region: bool = True) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver()
+def create_resolver(*, guard_region: bool = True) -> Router:
+    app = Router()
     if guard_region:
         app.use(middlewares=[region_guard])
 
@@ -69,14 +67,10 @@ def create_resolver(*, guard_region: bool = True) -> APIGatewayHttpResolver:
     def _api_error(error: ApiError) -> Response:
         return error_response(error.status, error.message, **error.extra)
 
-    @app.exception_handler(ServiceError)
-    def _service_error(error: ServiceError) -> Response:
-        return error_response(error.status_code, error.msg)
-
     @app.not_found
-    def _not_found(_: Exception) -> Response:
+    def _not_found() -> Response:
         event = app.current_event
-        return error_response(404, f"no route for {event.http_method} {event.path}")
+        return error_response(404, f"no route for {event.method} {event.path}")
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
@@ -86,15 +80,15 @@ def create_resolver(*, guard_region: bool = True) -> APIGatewayHttpResolver:
     return app
 
 
-def json_object_body(app: APIGatewayHttpResolver, *, required: bool = True) -> dict[str, Any]:
+def json_object_body(app: Router, *, required: bool = True) -> dict[str, Any]:
     """The request body as a JSON object, or ApiError 400/413 with a clear message."""
     event = app.current_event
-    raw = event.get("body")
+    raw = event.body
     if raw is None or raw == "":
         if required:
             raise ApiError(400, "request body must be a JSON object")
         return {}
-    if event.get("isBase64Encoded"):
+    if event.is_base64_encoded:
         try:
             data = base64.b64decode(raw, validate=True)
         except ValueError as error:
@@ -136,10 +130,9 @@ def _is_unicode_text(value: str) -> bool:
     return True
 
 
-def jwt_claims(app: APIGatewayHttpResolver) -> dict[str, Any]:
+def jwt_claims(app: Router) -> dict[str, Any]:
     """Claims the JWT authorizer verified; the gateway never calls a protected route without them."""
-    authorizer = app.current_event.request_context.authorizer
-    claims = authorizer.jwt_claim if authorizer else None
+    claims = app.current_event.jwt_claims
     if not claims or not claims.get("sub"):
         raise ApiError(401, "missing verified token claims")
     return dict(claims)

@@ -16,10 +16,10 @@ import functools
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.http import ApiError, create_resolver, json_response
+from shared.router import Response
 from slack_commands import verify
 
 if TYPE_CHECKING:

@@ -31,11 +31,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from shared import parameters
 from shared.http import ApiError
+from shared.router import NextMiddleware, Request, Response, Router
 
 logger = Logger(child=True)
 
@@ -70,10 +68,10 @@ def signing_secret() -> str:
     return parameters.get(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
 
 
-def raw_body(event: APIGatewayProxyEventV2) -> bytes:
+def raw_body(event: Request) -> bytes:
     """The body bytes as Slack sent them (API Gateway base64-encodes form bodies)."""
-    body = event.get("body") or ""
-    if not event.get("isBase64Encoded"):
+    body = event.body or ""
+    if not event.is_base64_encoded:
         return body.encode("utf-8", "surrogatepass")
     try:
         return base64.b64decode(body, validate=True)
@@ -102,11 +100,11 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
-def require_slack_signature(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+def require_slack_signature(app: Router, next_middleware: NextMiddleware) -> Response:
     """Middleware: verify before any route runs; routes read the body with ``verified_body``."""
     event = app.current_event
-    timestamp = event.get_header_value(TIMESTAMP_HEADER, case_sensitive=False)
-    signature = event.get_header_value(SIGNATURE_HEADER, case_sensitive=False)
+    timestamp = event.header(TIMESTAMP_HEADER)
+    signature = event.header(SIGNATURE_HEADER)
     try:
         # Headers first: a request without them never costs an SSM call.
         if not timestamp or not signature:
@@ -122,7 +120,7 @@ def require_slack_signature(app: APIGatewayHttpResolver, next_middleware: NextMi
     return next_middleware(app)
 
 
-def verified_body(app: APIGatewayHttpResolver) -> bytes:
+def verified_body(app: Router) -> bytes:
     return app.context[BODY_CONTEXT_KEY]
 
 

@@ -13,13 +13,12 @@ Environment: STATIC_BUCKET (``web.logic``), REGISTRY_PATH and PRIMARY_REGION
 """
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import registry
 from shared.http import create_resolver, error_response
 from shared.parameters import ParameterError
+from shared.router import NextMiddleware, Response, Router
 from web import logic
 
 HTML = logic.CONTENT_TYPES[".html"].mime
@@ -39,7 +38,7 @@ def region_api_origins() -> list[str]:
     return logic.api_origins(entry.api for entry in regions.values())
 
 
-def secure_headers(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+def secure_headers(app: Router, next_middleware: NextMiddleware) -> Response:
     response = next_middleware(app)
     html = response.body if isinstance(response.body, str) and response.content_type == HTML else ""
     policy = logic.content_security_policy(region_api_origins(), logic.inline_style_hashes(html))
@@ -47,7 +46,7 @@ def secure_headers(app: APIGatewayHttpResolver, next_middleware: NextMiddleware)
     return response
 
 
-def reject_unsafe_paths(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+def reject_unsafe_paths(app: Router, next_middleware: NextMiddleware) -> Response:
     if not logic.is_safe_path(app.current_event.path):
         return error_response(
             400, "invalid path: use letters, digits, '.', '-' and '_' in names separated by single '/'"
@@ -63,20 +62,20 @@ def index() -> Response:
     return serve(logic.INDEX_KEY)
 
 
-# A regex route: Powertools' <param> stops at "/", and assets live at any depth.
+# A regex route: assets live at any depth.
 @app.get("/assets/.+")
 def asset() -> Response:
     return serve(app.current_event.path.removeprefix("/"))
 
 
 @app.not_found
-def not_found(_: Exception) -> Response:
+def not_found() -> Response:
     return not_found_response()
 
 
 def not_found_response() -> Response:
     event = app.current_event
-    if logic.prefers_html(event.headers.get("accept") or ""):
+    if logic.prefers_html(event.header("accept") or ""):
         page = logic.StaticSite.from_environment().read(logic.NOT_FOUND_KEY)
         if page is not None:
             return Response(
@@ -85,7 +84,7 @@ def not_found_response() -> Response:
                 body=page.decode("utf-8"),
                 headers={"Cache-Control": logic.PAGE_CACHE_CONTROL},
             )
-    return error_response(404, f"not found: {event.http_method} {event.path}")
+    return error_response(404, f"not found: {event.method} {event.path}")
 
 
 def serve(key: str) -> Response:
