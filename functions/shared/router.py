@@ -75,6 +75,7 @@ class Request:
     def __init__(self, event: Mapping[str, Any]) -> None:
         self.raw_event = event
         context = event.get("requestContext") or {}
+        self._context: Mapping[str, Any] = context
         self.method: str = context["http"]["method"].upper()
         stage = context.get("stage", "$default")
         raw_path: str = event["rawPath"]
@@ -105,12 +106,12 @@ class Request:
     @property
     def jwt_claims(self) -> dict[str, Any]:
         """Claims the JWT authorizer verified; empty on a public route."""
-        authorizer = self.raw_event.get("requestContext", {}).get("authorizer") or {}
+        authorizer = self._context.get("authorizer") or {}
         return (authorizer.get("jwt") or {}).get("claims") or {}
 
     @property
     def source_ip(self) -> str:
-        return self.raw_event["requestContext"]["http"]["sourceIp"]
+        return str(self._context["http"]["sourceIp"])
 
 
 def _default_not_found() -> Response:
