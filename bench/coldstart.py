@@ -447,6 +447,14 @@ def run(
     cold: dict[str, list[float]] = {name: [] for name in functions}
     ratios: dict[str, list[float]] = {name: [] for name in functions}
     warm: dict[str, list[float]] = {name: [] for name in functions}
+    # One round first that is not counted: the first interpreters after the local cloud starts
+    # read their files from a cold page cache (a baseline of several hundred ms), and their
+    # ratios say nothing about the code.
+    requests = probes(cloud, state)
+    spawn(None, baseline_env)
+    for name in functions:
+        spec = local.functions[name].spec
+        check(name, spawn(spec, spec.environment, requests[name].invocation(local)))
     for index in range(rounds):
         requests = probes(cloud, state)
         warm_now = min(per_round, warm_calls - index * per_round)

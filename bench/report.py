@@ -19,6 +19,26 @@ def _kib(size: int) -> str:
     return f"{size / 1024:.1f}"
 
 
+def _failover_text(failover: dict[str, Any]) -> str:
+    region = failover.get("region")
+    if failover.get("clicksFailedOver"):
+        noticed = (
+            f"the first click to meet it got its 503 {failover['secondsToFirst503']} s after `/chaos fail` "
+            "(the functions cache the chaos state for up to 3 s) and was resent to the other region; "
+            f"{failover['clicksFailedOver']} clicks failed over "
+            f"(p50 {failover['failedOverClickMs'].get('p50')} ms including the 503)"
+        )
+    else:
+        noticed = "the client's own health probe saw the 503 first, so no click had to fail over"
+    return (
+        f"Failover of {region}: {noticed}; every click went to the other region "
+        f"{failover.get('secondsToMoveOff')} s after the command; "
+        f"{failover.get('userVisibleErrorsDuringFailure')} errors seen during the failure "
+        f"({failover.get('clicksDuringFailure')} clicks); {region} healthy again in the client "
+        f"{failover.get('secondsToHealthyAgain')} s after `/chaos recover` (it probes every 10 s)."
+    )
+
+
 def render(data: dict[str, Any]) -> str:
     machine = data["machine"]
     lines = [
@@ -72,14 +92,7 @@ def render(data: dict[str, Any]) -> str:
         f"p99 {ledger['latency_ms'].get('p99')} ms. "
         f"The pipelines settled {ledger['settle_seconds']} s after the last click.",
         "",
-        f"Failover of {failover.get('region')}: first 503 seen {failover.get('secondsToFirst503')} s after "
-        f"`/chaos fail` (the functions cache the chaos state for up to 3 s); every click on the other region "
-        f"{failover.get('secondsToMoveOff')} s after it; "
-        f"{failover.get('clicksFailedOver')} clicks failed over "
-        f"(p50 {failover.get('failedOverClickMs', {}).get('p50')} ms including the 503); "
-        f"{failover.get('userVisibleErrorsDuringFailure')} errors seen during the failure "
-        f"({failover.get('clicksDuringFailure')} clicks); healthy again in the client "
-        f"{failover.get('secondsToHealthyAgain')} s after `/chaos recover`.",
+        _failover_text(failover),
         "",
     ]
 
@@ -87,7 +100,7 @@ def render(data: dict[str, Any]) -> str:
     lines += [
         "## Cold starts",
         "",
-        f"Fresh interpreter to first response, median of {cold['rounds']} rounds; "
+        f"Fresh interpreter to first response, median of {cold['rounds']} rounds after one warm-up round; "
         f"baseline: a fresh interpreter running `import boto3`, {cold['baseline']['ms']:.0f} ms (median), "
         "measured in every round. "
         "The ratio is the median of the per-round ratios.",
