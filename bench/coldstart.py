@@ -15,8 +15,6 @@ prints the table.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import os
 import platform
@@ -32,7 +30,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+
+from localcloud.slack import command_body, sign
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud, Region
@@ -159,32 +158,14 @@ def _claims(token: str) -> dict[str, Any]:
 def _slack_command(state: dict[str, Any], text: str) -> Probe:
     """``/chaos <text>`` as Slack sends it: a form body signed with the app's signing secret."""
     slack = state["slack"]
-    body = urlencode(
-        {
-            "token": "bench",
-            "team_id": slack["teamId"],
-            "team_domain": "bench",
-            "channel_id": "C0BENCH",
-            "channel_name": "chaos-drills",
-            "user_id": "U0BENCH",
-            "user_name": "bench",
-            "command": "/chaos",
-            "text": text,
-            "api_app_id": "A0BENCH",
-            "response_url": "https://hooks.slack.com/commands/T0BENCH/1/bench",
-            "trigger_id": "1.2.bench",
-        }
-    ).encode()
-    timestamp = str(int(time.time()))
-    digest = hmac.new(
-        slack["signingSecret"].encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256
-    )
+    body = command_body(slack["teamId"], text, user="bench")
+    timestamp = int(time.time())
     headers = {
         "content-type": "application/x-www-form-urlencoded",
         "accept": "application/json,*/*",
         "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-        "x-slack-request-timestamp": timestamp,
-        "x-slack-signature": "v0=" + digest.hexdigest(),
+        "x-slack-request-timestamp": str(timestamp),
+        "x-slack-signature": sign(slack["signingSecret"], timestamp, body),
     }
     return Probe("slack_commands", "slack", "POST", "/slack/commands", headers, body)
 
@@ -447,26 +428,23 @@ def run(
     cold: dict[str, list[float]] = {name: [] for name in functions}
     ratios: dict[str, list[float]] = {name: [] for name in functions}
     warm: dict[str, list[float]] = {name: [] for name in functions}
-    # One round first that is not counted: the first interpreters after the local cloud starts
-    # read their files from a cold page cache (a baseline of several hundred ms), and their
-    # ratios say nothing about the code.
-    requests = probes(cloud, state)
-    spawn(None, baseline_env)
-    for name in functions:
-        spec = local.functions[name].spec
-        check(name, spawn(spec, spec.environment, requests[name].invocation(local)))
-    for index in range(rounds):
+    # Round 0 is not counted: the first interpreters after the local cloud starts read their
+    # files from a cold page cache (a baseline of several hundred ms), which says nothing of the code.
+    for index in range(-1, rounds):
         requests = probes(cloud, state)
-        warm_now = min(per_round, warm_calls - index * per_round)
+        warm_now = max(0, min(per_round, warm_calls - index * per_round)) if index >= 0 else 0
         baseline = spawn(None, baseline_env).cold_ms
-        baselines.append(baseline)
         for name in functions:
             spec = local.functions[name].spec
-            sample = spawn(spec, spec.environment, requests[name].invocation(local), max(warm_now, 0))
+            sample = spawn(spec, spec.environment, requests[name].invocation(local), warm_now)
             check(name, sample)
+            if index < 0:
+                continue
             cold[name].append(sample.cold_ms)
             ratios[name].append(sample.cold_ms / baseline)
             warm[name].extend(sample.warm_ms)
+        if index >= 0:
+            baselines.append(baseline)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _commit(),

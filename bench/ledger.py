@@ -18,6 +18,7 @@ The chaos state of both regions is restored afterwards.
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import subprocess
@@ -29,8 +30,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import jwt
+
+from localcloud.cloud import aws_client
 
 CLIENT = Path(__file__).with_name("ledger_client.mjs")
 CHAOS_PREFIX = "/active-active/chaos"
@@ -88,13 +90,7 @@ class LocalCloudClient:
         self.regions = list(state["regions"])
 
     def aws(self, service: str, region: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=region,
-            endpoint_url=self.state["moto"],
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        )
+        return aws_client(service, region, self.state["moto"])
 
     def post(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
         request = urllib.request.Request(  # noqa: S310 - the local cloud on 127.0.0.1
@@ -131,6 +127,7 @@ class LocalCloudClient:
         ssm = self.aws("ssm", region)
         ssm.put_parameter(Name=f"{CHAOS_PREFIX}/{region}", Value=value, Type="String", Overwrite=True)
 
+    @functools.cache  # noqa: B019 - one client per run, and the app's table never changes name
     def table(self, region: str) -> str:
         names = list(self.aws("dynamodb", region).list_tables()["TableNames"])
         if len(names) != 1:

@@ -11,7 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localcloud.cloud import aws_client
+
 ROOT = Path(__file__).resolve().parents[2]
+# Debian's Chromium by default; CHROMIUM_EXECUTABLE points elsewhere (e.g. GitHub's Chrome).
+CHROMIUM = Path(os.environ.get("CHROMIUM_EXECUTABLE", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 PORT_BASE = int(os.environ.get("E2E_LOCALCLOUD_PORT", "5800"))
 READY_TIMEOUT = 180
 
@@ -55,15 +68,7 @@ class Cloud:
 
     def aws(self, service: str, region: str) -> Any:
         """A boto3 client for the local cloud's moto (any credentials do)."""
-        import boto3
-
-        return boto3.client(
-            service,
-            region_name=region,
-            endpoint_url=self.state["moto"],
-            aws_access_key_id="e2e",
-            aws_secret_access_key="e2e",
-        )
+        return aws_client(service, region, self.state["moto"])
 
     def slack(self, region: str, text: str) -> Reply:
         """A correctly signed `/chaos` command through the Slack stand-in's console."""

@@ -5,7 +5,6 @@ it. Screenshots go to test-artifacts/ (gitignored)."""
 from __future__ import annotations
 
 import base64
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -15,10 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from .cloud import ROOT, Cloud, http
+from .cloud import CHROMIUM, CHROMIUM_ARGS, ROOT, Cloud, http
 
-# Debian's Chromium by default; CHROMIUM_EXECUTABLE points elsewhere (e.g. GitHub's Chrome).
-CHROMIUM = Path(os.environ.get("CHROMIUM_EXECUTABLE", "/usr/bin/chromium"))
 if not CHROMIUM.exists():
     pytest.skip(
         f"the browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
@@ -27,15 +24,6 @@ if not CHROMIUM.exists():
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 VIEWPORT = {"width": 1280, "height": 900}
 ARTIFACTS = ROOT / "test-artifacts"
 IMAGES = ROOT / "static" / "assets" / "images"

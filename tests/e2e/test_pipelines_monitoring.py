@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .cloud import ROOT, http
+from .cloud import CHROMIUM, CHROMIUM_ARGS, ROOT, http
 
 pytestmark = pytest.mark.e2e
 REGION = "us-east-1"
@@ -128,18 +128,7 @@ def test_dashboard_page_draws_the_charts_without_a_cdn(cloud):
     http("GET", f"{cloud.api(REGION)}/health")
     outside: list[str] = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on(
