@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 PORT_BASE = 7100
 TARGET_RATIO = 1.5
+PACKAGES = ("boto3", "botocore", "aws-lambda-powertools", "moto", "pulumi", "pulumi-aws", "werkzeug")
 # Issue 6: the functions users (and Slack) wait on; the others are reported without a target.
 TARGETS = ("health", "login", "hello", "clicks", "discovery", "web", "slack_commands")
 ORDER = (*TARGETS, "writer", "dead_letters", "notifier", "security")
@@ -512,9 +513,7 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "boto3": version("boto3"),
-        "botocore": version("botocore"),
-        "aws-lambda-powertools": version("aws-lambda-powertools"),
+        **{package: version(package) for package in PACKAGES},
     }
 
 
