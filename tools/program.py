@@ -2,7 +2,8 @@
 
 Pulumi's mock monitor stands in for the engine; a ``Mocks`` object decides what each resource
 and invoke returns (fake outputs for ``make synth``, real moto resources for the local cloud).
-The monitor records every registered resource with its parent and inputs: the resource graph.
+The monitor records every registered resource with its parent, inputs and the options the engine
+sees (dependencies, provider, retain on delete): the resource graph.
 
 The Pulumi runtime keeps global state: run one stack per process.
 """
@@ -39,10 +40,14 @@ class Resource:
     custom: bool
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    # URNs this resource waits for: explicit depends_on and those its inputs come from.
+    dependencies: list[str] = field(default_factory=list)
+    provider: str = ""  # "<provider urn>::<provider id>"; empty for the default provider
+    retain_on_delete: bool = False
 
 
 class GraphMonitor(mocks.MockMonitor):
-    """The mock monitor, also recording each resource's parent, inputs and outputs."""
+    """The mock monitor, also recording each resource's parent, inputs, outputs and options."""
 
     def __init__(self, resource_mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(resource_mocks)
@@ -62,6 +67,9 @@ class GraphMonitor(mocks.MockMonitor):
                 custom=bool(request.custom),
                 id=registration.id or "",
                 outputs=dict(registration.state),
+                dependencies=sorted(request.dependencies),
+                provider=request.provider,
+                retain_on_delete=bool(request.retainOnDelete),
             )
             with self._lock:
                 self.graph.append(resource)

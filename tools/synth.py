@@ -3,7 +3,8 @@
 Runs the real program under Pulumi's mocks with fake but well-formed outputs (ids, ARNs,
 URLs), so every input that depends on another resource resolves. Output shape:
 ``{"stack", "resources": [{"urn", "type", "name", "parent", "inputs"}]}``, inputs camelCase as
-Pulumi passes them, secrets as "[secret]".
+Pulumi passes them, secrets as "[secret]". With ``--details`` each resource also has its ``id``,
+``outputs``, ``dependencies``, ``provider`` and ``retainOnDelete``, named as in Pulumi's state.
 
 A secondary stack's look-ups of the primary's SSM parameters answer with well-formed values
 unless ``--primary-missing`` is given (then they fail, as before the primary is deployed).
@@ -194,7 +195,17 @@ def synthesize(
                 "name": resource.name,
                 "parent": resource.parent,
                 "inputs": program.plain(resource.inputs),
-                **({"id": resource.id, "outputs": program.plain(resource.outputs)} if details else {}),
+                **(
+                    {
+                        "id": resource.id,
+                        "outputs": program.plain(resource.outputs),
+                        "dependencies": resource.dependencies,
+                        "provider": resource.provider,
+                        "retainOnDelete": resource.retain_on_delete,
+                    }
+                    if details
+                    else {}
+                ),
             }
             for resource in resources
         ],
@@ -207,7 +218,9 @@ def main() -> None:
     parser.add_argument(
         "--primary-missing", action="store_true", help="the primary's SSM parameters are absent"
     )
-    parser.add_argument("--details", action="store_true", help="also print each resource's id and outputs")
+    parser.add_argument(
+        "--details", action="store_true", help="also print each resource's id, outputs and options"
+    )
     parser.add_argument("--stack-file", type=Path, help="read config from this file, not Pulumi.<stack>.yaml")
     options = parser.parse_args()
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .graphs import THIRD_REGION, THIRD_STACK_FILE, Graph, synthesize
+from .graphs import FEATURE_STACKS, THIRD_REGION, THIRD_STACK_FILE, Graph, feature_stack_file, synthesize
 
 
 @pytest.fixture(scope="session")
@@ -19,11 +19,27 @@ def third_stack_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def graphs(third_stack_file: Path) -> dict[str, Graph]:
-    raw = synthesize(
-        ["us-east-1", "us-west-2", THIRD_REGION], "--details", stack_files={THIRD_REGION: third_stack_file}
-    )
-    return {stack: Graph(stack, data["resources"]) for stack, data in raw.items()}
+def feature_stack_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Both regions' stack files with every optional feature on, by graph label."""
+    files = {}
+    for stack in FEATURE_STACKS:
+        path = tmp_path_factory.mktemp("features") / f"Pulumi.{stack}.yaml"
+        path.write_text(feature_stack_file(stack))
+        files[f"{stack}+features"] = path
+    return files
+
+
+@pytest.fixture(scope="session")
+def graphs(third_stack_file: Path, feature_stack_files: dict[str, Path]) -> dict[str, Graph]:
+    stack_files = {THIRD_REGION: third_stack_file, **feature_stack_files}
+    raw = synthesize(["us-east-1", "us-west-2", *stack_files], "--details", stack_files=stack_files)
+    return {label: Graph(label, data["resources"]) for label, data in raw.items()}
+
+
+@pytest.fixture(scope="session")
+def featured(graphs: dict[str, Graph]) -> list[Graph]:
+    """Both regions with every optional feature on."""
+    return [graphs[f"{stack}+features"] for stack in FEATURE_STACKS]
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,21 @@ THIRD_STACK_FILE = f"""config:
   {PROJECT}:domainName: app.example.com
   {PROJECT}:hostedZoneId: Z0123456789ABCDEFGHIJ
 """
+# Both regions again with every optional feature on, so the rules also check what they add: a
+# custom domain, provisioned concurrency and the shortest archive retention. Graphs keyed
+# "<stack>+features".
+FEATURES = {
+    "domainName": "app.example.com",
+    "hostedZoneId": "Z0123456789ABCDEFGHIJ",
+    "provisionedConcurrency": "1",
+    "archiveRetentionDays": "30",
+}
+FEATURE_STACKS = ("us-east-1", "us-west-2")
+
+
+def feature_stack_file(stack: str) -> str:
+    values = "".join(f"  {PROJECT}:{key}: {value!r}\n" for key, value in FEATURES.items())
+    return f"config:\n  aws:region: {stack}\n{values}"
 
 
 @dataclass
@@ -52,6 +67,21 @@ class Graph:
         assert len(found) == 1, f"{self.stack}: expected one function for functions/{source}"
         return found[0]
 
+    def function_for(self, reference: str) -> dict[str, Any]:
+        """The function a name, ARN or invoke ARN names, its own or its alias's (provisioned
+        concurrency puts the alias between a function and its callers)."""
+        keys = ("name", "arn", "invokeArn")
+        for alias in self.of_type("aws:lambda/alias:Alias"):
+            if reference in (alias["outputs"].get(key) for key in keys):
+                reference = alias["inputs"]["functionName"]
+        found = [
+            function
+            for function in self.of_type("aws:lambda/function:Function")
+            if reference in (function["outputs"].get(key) for key in keys)
+        ]
+        assert len(found) == 1, f"{self.stack}: expected one function named by {reference}"
+        return found[0]
+
     def children_of(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         return [resource for resource in self.resources if resource["parent"] == parent["urn"]]
 
@@ -59,17 +89,21 @@ class Graph:
 def synthesize(
     stacks: list[str], *extra: str, stack_files: dict[str, Path] | None = None
 ) -> dict[str, dict[str, Any]]:
+    """Each graph by its label: a stack name, or a key of `stack_files` whose file names the stack
+    as Pulumi names stack files (``Pulumi.<stack>.yaml``)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     stack_files = stack_files or {}
     processes = {
-        stack: subprocess.Popen(
+        label: subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "tools.synth",
-                stack,
+                stack_files[label].name.removeprefix("Pulumi.").removesuffix(".yaml")
+                if label in stack_files
+                else label,
                 *extra,
-                *(["--stack-file", str(stack_files[stack])] if stack in stack_files else []),
+                *(["--stack-file", str(stack_files[label])] if label in stack_files else []),
             ],
             cwd=ROOT,
             env=env,
@@ -77,11 +111,11 @@ def synthesize(
             stderr=subprocess.PIPE,
             text=True,
         )
-        for stack in stacks
+        for label in stacks
     }
     graphs = {}
-    for stack, process in processes.items():
+    for label, process in processes.items():
         out, err = process.communicate(timeout=300)
-        assert process.returncode == 0, f"synth {stack} failed:\n{err[-3000:]}"
-        graphs[stack] = json.loads(out)
+        assert process.returncode == 0, f"synth {label} failed:\n{err[-3000:]}"
+        graphs[label] = json.loads(out)
     return graphs

@@ -141,11 +141,7 @@ def test_queue_visibility_is_at_least_six_times_its_consumers_timeout(all_resour
             for q in graph.of_type("aws:sqs/queue:Queue")
             if q["outputs"]["arn"] == mapping["inputs"]["eventSourceArn"]
         )
-        function = next(
-            f
-            for f in graph.of_type("aws:lambda/function:Function")
-            if f["outputs"]["arn"] == mapping["inputs"]["functionName"]
-        )
+        function = graph.function_for(mapping["inputs"]["functionName"])
         assert queue["inputs"]["visibilityTimeoutSeconds"] >= 6 * function["inputs"]["timeout"], queue["urn"]
 
 
@@ -224,11 +220,7 @@ def test_slack_secrets_use_a_customer_managed_key_only_their_readers_may_use(all
 
 def test_functions_behind_an_api_answer_within_the_gateways_limit(all_resources, graphs):
     for stack, integration in each(all_resources, "aws:apigatewayv2/integration:Integration"):
-        function = next(
-            f
-            for f in graphs[stack].of_type("aws:lambda/function:Function")
-            if f["outputs"]["invokeArn"] == integration["inputs"]["integrationUri"]
-        )
+        function = graphs[stack].function_for(integration["inputs"]["integrationUri"])
         # HTTP APIs give an integration at most 30 s; the function must give up first.
         assert function["inputs"]["timeout"] * 1000 < integration["inputs"]["timeoutMilliseconds"] + 1, (
             function["urn"]
