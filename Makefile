@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -c1-12)
 STACK ?= us-east-1
 
 .PHONY: help venv test lint synth demo bench lock clean
@@ -11,12 +11,13 @@ STACK ?= us-east-1
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt constraints.txt
+# requirements-dev.txt includes requirements.txt (what `pulumi up` installs) and adds the test tools.
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-venv: $(STAMP) ## create or update the virtualenv
+venv: $(STAMP) ## create or update the virtualenv (the program, tests and tools)
 
 test: $(STAMP) ## run every test, with coverage of functions/
 	$(PY) -m pytest --cov --cov-report=term
@@ -36,8 +37,8 @@ synth: $(STAMP) ## print the stack's resource graph as JSON (STACK=us-east-1)
 bench: $(STAMP) ## measure on the local cloud; writes bench/report.md and bench/report.json (about 5 min)
 	$(PY) -m bench $(BENCH_ARGS)
 
-lock: ## re-pin every transitive dependency into constraints.txt
-	$(PYTHON) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install -q -r requirements.txt
+lock: ## re-pin every transitive dependency of both requirements files into constraints.txt
+	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install -q -r requirements-dev.txt
 	/tmp/lock-venv/bin/pip freeze > constraints.txt && rm -rf /tmp/lock-venv
 
 clean: ## remove the virtualenv and build caches
