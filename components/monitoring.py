@@ -155,6 +155,7 @@ class Monitoring(pulumi.ComponentResource):
                 statements=[
                     {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": args.table_arn},
                     read_webhook,
+                    decrypt_webhook,
                 ],
                 extra_layers=[args.dependencies_layer],
                 on_failure_destination=args.dead_letter_queue_arn,

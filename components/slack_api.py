@@ -128,7 +128,9 @@ class SlackApi(pulumi.ComponentResource):
 
 
 def decrypt_secrets(key_arn: pulumi.Input[str]) -> dict:
-    """Lets a role decrypt the Slack secrets, and only through SSM in its own region."""
+    """Lets a role decrypt the Slack secrets, and only through SSM in its own region. Every reader
+    of a SecureString needs it besides ssm:GetParameter."""
+    # https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html
     return {
         "Effect": "Allow",
         "Action": "kms:Decrypt",

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +83,34 @@ class Graph:
         assert len(found) == 1, f"{self.stack}: expected one function named by {reference}"
         return found[0]
 
+    def role_policy_of(self, function: dict[str, Any]) -> dict[str, Any]:
+        """The inline policy of a function's execution role."""
+        (role,) = [
+            r for r in self.of_type("aws:iam/role:Role") if r["outputs"]["arn"] == function["inputs"]["role"]
+        ]
+        found = [
+            p for p in self.of_type("aws:iam/rolePolicy:RolePolicy") if p["inputs"]["role"] == role["id"]
+        ]
+        assert len(found) == 1, f"{self.stack}: expected one policy on {role['urn']}"
+        return found[0]
+
     def children_of(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         return [resource for resource in self.resources if resource["parent"] == parent["urn"]]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def allows(policy: dict[str, Any], action: str, resource: str) -> bool:
+    """Whether a policy document allows the action on the resource (IAM's `*` and `?` wildcards;
+    action names ignore case). Conditions are not evaluated."""
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatchcase(action.lower(), pattern.lower()) for pattern in as_list(statement["Action"]))
+        and any(fnmatchcase(resource, pattern) for pattern in as_list(statement["Resource"]))
+        for statement in as_list(policy["Statement"])
+    )
 
 
 def synthesize(

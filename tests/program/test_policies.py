@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from .graphs import allows, as_list
+
 SUPPORTED_PYTHON_RUNTIMES = {"python3.12", "python3.13", "python3.14"}
 
 
@@ -22,7 +24,7 @@ class PolicyException:
 
 
 def _only_actions(*actions: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda statement: set(_as_list(statement.get("Action"))) <= set(actions)
+    return lambda statement: set(as_list(statement.get("Action"))) <= set(actions)
 
 
 EXCEPTIONS = [
@@ -36,10 +38,6 @@ EXCEPTIONS = [
 
 def excepted(rule: str, subject: dict[str, Any]) -> bool:
     return any(exception.rule == rule and exception.applies(subject) for exception in EXCEPTIONS)
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def each(all_resources: list[tuple[str, dict[str, Any]]], typ: str) -> list[tuple[str, dict[str, Any]]]:
@@ -278,15 +276,45 @@ def allow_statements(all_resources):
                 yield policy, statement
 
 
+def test_functions_may_read_and_decrypt_every_secure_string_their_environment_names(all_resources, graphs):
+    readers = 0
+    for stack, function in functions(all_resources):
+        graph = graphs[stack]
+        secure = {
+            p["outputs"]["name"]: p
+            for p in graph.of_type("aws:ssm/parameter:Parameter")
+            if p["inputs"]["type"] == "SecureString"
+        }
+        policy = json.loads(graph.role_policy_of(function)["inputs"]["policy"])
+        for variable, value in function["inputs"]["environment"]["variables"].items():
+            parameter = secure.get(value)
+            if parameter is None:
+                continue
+            readers += 1
+            (key,) = [
+                k
+                for k in graph.of_type("aws:kms/key:Key")
+                if k["outputs"]["keyId"] == parameter["inputs"]["keyId"]
+            ]
+            where = f"{function['urn']} ({variable} names {parameter['urn']})"
+            assert allows(policy, "ssm:GetParameter", parameter["outputs"]["arn"]), (
+                f"{where}: no ssm:GetParameter"
+            )
+            assert allows(policy, "kms:Decrypt", key["outputs"]["arn"]), (
+                f"{where}: no kms:Decrypt on {key['urn']}"
+            )
+    assert readers, "no function names a SecureString parameter: the rule would check nothing"
+
+
 def test_iam_policies_grant_no_wildcard_actions(all_resources):
     for policy, statement in allow_statements(all_resources):
-        for action in _as_list(statement["Action"]):
+        for action in as_list(statement["Action"]):
             assert action != "*" and not action.endswith(":*"), f"{policy['urn']}: {action}"
 
 
 def test_iam_policies_use_wildcard_resources_only_where_aws_requires_it(all_resources):
     for policy, statement in allow_statements(all_resources):
-        if "*" in _as_list(statement["Resource"]) and not excepted("iam-wildcard-resource", statement):
+        if "*" in as_list(statement["Resource"]) and not excepted("iam-wildcard-resource", statement):
             pytest.fail(f"{policy['urn']}: Resource '*' for {statement['Action']}")
 
 
