@@ -358,7 +358,7 @@ def test_signed_non_utf8_body_returns_401(aws, handler, context):
 
 
 def test_signature_is_checked_against_the_secret_in_ssm(aws, handler, context):
-    from aws_lambda_powertools.utilities import parameters
+    from shared import parameters
 
     boto3.client("ssm", region_name=PRIMARY).put_parameter(
         Name=f"/{APP}/slack/signing-secret", Type="SecureString", Value="rotated-secret", Overwrite=True

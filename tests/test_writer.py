@@ -50,11 +50,10 @@ def counters(region: str, user_id: str = USER_ID) -> dict[str, int]:
 
 def in_region(monkeypatch: pytest.MonkeyPatch, region: str) -> None:
     """Run the next invocations as the function deployed in ``region``."""
-    from aws_lambda_powertools.utilities import parameters
-    from shared import aws
+    from shared import aws, parameters
 
     monkeypatch.setenv("AWS_REGION", region)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", region)  # Lambda sets both; Powertools' provider reads this
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)  # Lambda sets both
     aws.reset()
     parameters.clear_caches()
 
