@@ -12,6 +12,11 @@ from components.iam import assume_role_policy
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 
 PARTITIONS = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+# S3 moves objects to Standard-IA only once they are 30 days old, and bills each object there
+# for at least 30 days: an archive kept under 60 days stays in Standard until it expires.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html
+INFREQUENT_ACCESS_AFTER_DAYS = 30
+INFREQUENT_ACCESS_MINIMUM_DAYS = 30
 
 
 @dataclass
@@ -43,19 +48,7 @@ class ChangeArchive(pulumi.ComponentResource):
             opts=child,
         )
         self.bucket = SecureBucket(
-            f"{name}-bucket",
-            SecureBucketArgs(
-                lifecycle_rules=[
-                    {
-                        "id": "archive-then-expire",
-                        "status": "Enabled",
-                        "filter": {"prefix": "changes/"},
-                        "transitions": [{"days": 30, "storage_class": "STANDARD_IA"}],
-                        "expiration": {"days": args.retention_days},
-                    }
-                ]
-            ),
-            child,
+            f"{name}-bucket", SecureBucketArgs(lifecycle_rules=[archive_rule(args.retention_days)]), child
         )
         delivery_logs = aws.cloudwatch.LogGroup(
             f"{name}-delivery-logs", retention_in_days=args.log_retention_days, opts=child
@@ -134,3 +127,16 @@ class ChangeArchive(pulumi.ComponentResource):
         self.stream_name = self.stream.name
         self.bucket_name = self.bucket.name
         self.register_outputs({"streamName": self.stream_name, "bucketName": self.bucket_name})
+
+
+def archive_rule(retention_days: int) -> aws.s3.BucketLifecycleConfigurationRuleArgsDict:
+    """Changes expire after `retention_days`, in Standard-IA from day 30 when they stay there long enough."""
+    rule: aws.s3.BucketLifecycleConfigurationRuleArgsDict = {
+        "id": "archive-then-expire",
+        "status": "Enabled",
+        "filter": {"prefix": "changes/"},
+        "expiration": {"days": retention_days},
+    }
+    if retention_days >= INFREQUENT_ACCESS_AFTER_DAYS + INFREQUENT_ACCESS_MINIMUM_DAYS:
+        rule["transitions"] = [{"days": INFREQUENT_ACCESS_AFTER_DAYS, "storage_class": "STANDARD_IA"}]
+    return rule

@@ -96,6 +96,28 @@ def test_every_bucket_is_versioned(all_resources):
         assert config and config["inputs"]["versioningConfiguration"]["status"] == "Enabled", bucket["urn"]
 
 
+# S3 Standard-IA takes objects 30 days old or more and bills each at least 30 days there.
+INFREQUENT_ACCESS = {"STANDARD_IA", "ONEZONE_IA"}
+INFREQUENT_ACCESS_DAYS = 30
+
+
+def test_lifecycle_rules_move_objects_to_infrequent_access_only_when_they_stay_there_30_days(all_resources):
+    typ = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    for stack, config in each(all_resources, typ):
+        for rule in config["inputs"]["rules"]:
+            expires = (rule.get("expiration") or {}).get("days")
+            for transition in rule.get("transitions") or []:
+                where = f"{stack} {config['urn']}: rule {rule['id']} moves to {transition['storageClass']}"
+                if expires is not None:
+                    assert transition["days"] < expires, f"{where} on or after its expiration"
+                if transition["storageClass"] in INFREQUENT_ACCESS:
+                    assert transition["days"] >= INFREQUENT_ACCESS_DAYS, f"{where} before day 30"
+                    if expires is not None:
+                        assert expires - transition["days"] >= INFREQUENT_ACCESS_DAYS, (
+                            f"{where} for fewer than 30 days"
+                        )
+
+
 # DynamoDB
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .graphs import PROJECT, ROOT, Graph
+from .graphs import PROJECT, ROOT, Graph, synthesize
 
 STACKS = ["us-east-1", "us-west-2"]
 SUBSYSTEMS = [
@@ -323,3 +323,24 @@ def test_every_environment_variable_a_function_reads_is_set(graph):
         variables = set(function["inputs"]["environment"]["variables"])
         missing = _variables_read(source) - variables - LAMBDA_PROVIDED - OPTIONAL
         assert not missing, f"{source} reads {sorted(missing)} but the program does not set them"
+
+
+def _archive_rule(graph: Graph) -> dict:
+    lifecycle = graph.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "archive")
+    (rule,) = [r for r in lifecycle["inputs"]["rules"] if r["filter"]["prefix"] == "changes/"]
+    return rule
+
+
+def test_archive_moves_to_infrequent_access_only_when_kept_60_days_or_more(tmp_path):
+    files = {}
+    for days in (59, 60):
+        path = tmp_path / str(days) / "Pulumi.us-east-1.yaml"
+        path.parent.mkdir()
+        path.write_text(f"config:\n  aws:region: us-east-1\n  {PROJECT}:archiveRetentionDays: '{days}'\n")
+        files[f"kept {days} days"] = path
+    raw = synthesize(list(files), stack_files=files)
+    short, long = (Graph(label, raw[label]["resources"]) for label in files)
+    assert _archive_rule(short)["expiration"]["days"] == 59
+    assert not _archive_rule(short).get("transitions"), short.stack
+    assert _archive_rule(long)["expiration"]["days"] == 60
+    assert _archive_rule(long)["transitions"] == [{"days": 30, "storageClass": "STANDARD_IA"}], long.stack
