@@ -1,7 +1,8 @@
 """The Slack API: `POST /slack/commands` (the `/chaos` slash command) and `POST /slack/events`.
 
-Never region-guarded: operators must reach it to recover a failed region. Every request's
-Slack signature is verified first (``verify.require_slack_signature``), then its team.
+Never region-guarded: operators must reach it to recover a failed region. Slack's ssl_check
+gets an empty 200 before anything else (``verify.answer_ssl_check``, as Bolt does); every other
+request's Slack signature is verified first (``verify.require_slack_signature``), then its team.
 Heavy modules (botocore) load on first use, inside Slack's 3 s budget.
 
 Environment:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 logger = Logger()
 app = create_resolver(guard_region=False)
-app.use(middlewares=[verify.require_slack_signature])
+app.use(middlewares=[verify.answer_ssl_check, verify.require_slack_signature])
 
 
 @functools.cache

@@ -1,5 +1,9 @@
 """Is this request from Slack, from an allowed team? And its verified body, decoded.
 
+Slack's certificate check (a form body with ``ssl_check=1`` and a token, no command) is answered
+first, with an empty 200 and nothing else: before the signature and team checks, as Slack's
+Bolt frameworks do (``answer_ssl_check``). Every other request must be signed.
+
 Slack signs each request: ``x-slack-signature`` = ``v0=`` + HMAC-SHA256 of
 ``v0:<x-slack-request-timestamp>:<raw body>`` with the app's signing secret. The raw body is
 the bytes exactly as Slack sent them, so a base64 body from API Gateway is decoded first and
@@ -48,6 +52,7 @@ SECRET_MAX_AGE_SECONDS = 300
 MAX_BODY_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 64
 BODY_CONTEXT_KEY = "slack_body"
+SSL_CHECK_FIELD = "ssl_check"
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
@@ -98,6 +103,43 @@ def _is_utf8(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def is_ssl_check(event: Request) -> bool:
+    """Is this Slack's certificate check: a form body whose ``ssl_check`` field is ``1``?"""
+    # Slack: these requests "include a parameter ssl_check set to 1 ... respond with a HTTP 200 OK":
+    # https://github.com/slackhq/slack-api-docs/blob/master/index_slash_commands.md#ssl
+    content_type = (event.header("content-type") or "").split(";", 1)[0].strip().lower()
+    if content_type == "application/json":
+        return False
+    try:
+        body = raw_body(event)
+    except ApiError:
+        return False
+    # Bolt for Python reads a body that starts with "{" as JSON, every other one as a form.
+    if len(body) > MAX_BODY_BYTES or body.lstrip().startswith(b"{"):
+        return False
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:  # also UnicodeDecodeError and too many fields
+        return False
+    return fields.get(SSL_CHECK_FIELD) == ["1"]
+
+
+def answer_ssl_check(app: Router, next_middleware: NextMiddleware) -> Response:
+    """Middleware, before ``require_slack_signature``: Slack's ssl_check gets an empty 200.
+
+    Before the signature, as Bolt does: Bolt for Python's SslCheck middleware runs ahead of its
+    RequestVerification, and Bolt for JavaScript's AwsLambdaReceiver answers ssl_check before it
+    verifies the signature. Nothing else runs for it (no route, no SSM read, no change), so an
+    unsigned ssl_check learns nothing and cannot carry a command past the signature check.
+    """
+    # https://github.com/slackapi/bolt-python/blob/main/slack_bolt/app/app.py (_init_middleware_list)
+    # https://github.com/slackapi/bolt-js/blob/main/src/receivers/AwsLambdaReceiver.ts (toHandler)
+    if is_ssl_check(app.current_event):
+        logger.info("answered Slack's ssl_check", extra={"path": app.current_event.path})
+        return Response(200, "text/plain; charset=utf-8", "")
+    return next_middleware(app)
 
 
 def require_slack_signature(app: Router, next_middleware: NextMiddleware) -> Response:
