@@ -169,6 +169,8 @@ if settings.audit_trail and settings.is_primary:
 
 pulumi.export("region", region)
 pulumi.export("userApiUrl", user_api.url)
+if user_api.domain_url is not None:
+    pulumi.export("userApiDomainUrl", user_api.domain_url)
 pulumi.export("slackApiUrl", slack.url)
 pulumi.export("slackCommandsUrl", pulumi.Output.concat(slack.url, "/slack/commands"))
 pulumi.export("tableName", pieces.table_name)

@@ -159,12 +159,15 @@ class UserApi(pulumi.ComponentResource):
             child,
         )
         self.api_id = self.http.id
+        # This region's own endpoint, even with a custom domain: the browser probes and fails over
+        # region by region, which the latency-routed domain would hide.
         self.url = self.http.url
         self.domain_target: aws.apigatewayv2.DomainName | None = None
+        self.domain_url: str | None = None
         if args.domain is not None:
             self.domain_target = self._custom_domain(name, args.domain)
-            self.url = pulumi.Output.from_input(f"https://{args.domain.name}")
-        self.register_outputs({"url": self.url})
+            self.domain_url = f"https://{args.domain.name}"
+        self.register_outputs({"url": self.url, "domainUrl": self.domain_url})
 
     def _custom_domain(self, name: str, domain: CustomDomain) -> aws.apigatewayv2.DomainName:
         child = pulumi.ResourceOptions(parent=self)

@@ -17,7 +17,8 @@ def test_third_region_synthesizes_with_its_own_replica_and_registration(graphs):
         if p["inputs"]["name"] == f"/{PROJECT}/regions/{THIRD_REGION}"
     ]
     assert registration and registration[0]["inputs"]["region"] == "us-east-1"
-    assert json.loads(registration[0]["inputs"]["insecureValue"])["api"] == "https://app.example.com"
+    user_api = third.one("aws:apigatewayv2/api:Api", "user-http")
+    assert json.loads(registration[0]["inputs"]["insecureValue"])["api"] == user_api["outputs"]["apiEndpoint"]
     assert third.of_type("aws:cognito/userPool:UserPool") == []
 
 

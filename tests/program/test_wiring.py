@@ -232,6 +232,24 @@ def test_each_stack_registers_its_endpoints_in_the_primary_region(graph):
     assert endpoints["api"].startswith("https://") and endpoints["slackApi"].startswith("https://")
 
 
+def test_with_a_custom_domain_each_region_registers_its_own_execute_api_url(featured):
+    urls = set()
+    for graph in featured:
+        (registration,) = [
+            p
+            for p in graph.of_type("aws:ssm/parameter:Parameter")
+            if p["inputs"]["name"].startswith(f"/{PROJECT}/regions/")
+        ]
+        region = registration["inputs"]["name"].rsplit("/", 1)[-1]
+        api = json.loads(registration["inputs"]["insecureValue"])["api"]
+        user_api = graph.one("aws:apigatewayv2/api:Api", "user-http")
+        # The browser probes and fails over region by region: the shared domain would hide them.
+        assert re.fullmatch(rf"https://\w+\.execute-api\.{region}\.amazonaws\.com", api), registration["urn"]
+        assert api == user_api["outputs"]["apiEndpoint"], registration["urn"]
+        urls.add(api)
+    assert len(urls) == len(featured), urls
+
+
 def test_secondary_uses_the_primary_pool_and_table_looked_up_in_ssm(secondary):
     login = secondary.function("login")
     variables = login["inputs"]["environment"]["variables"]
