@@ -175,7 +175,9 @@ class UserApi(pulumi.ComponentResource):
             f"{name}-certificate", domain_name=domain.name, validation_method="DNS", opts=child
         )
         option = certificate.domain_validation_options[0]
-        # ACM asks for the same validation record in every region: each stack may write it.
+        # ACM asks for the same validation record in every region (one per domain and account), and
+        # renews each region's certificate only while it stays: every stack writes it, none deletes it.
+        # https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html
         validation = aws.route53.Record(
             f"{name}-certificate-validation",
             zone_id=domain.hosted_zone_id,
@@ -184,7 +186,7 @@ class UserApi(pulumi.ComponentResource):
             records=[option.resource_record_value],
             ttl=300,
             allow_overwrite=True,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         validated = aws.acm.CertificateValidation(
             f"{name}-certificate-validated",

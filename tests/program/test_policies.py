@@ -391,6 +391,18 @@ def test_latency_records_are_health_checked(all_resources):
         ]
 
 
+def test_certificate_validation_records_outlive_any_one_regional_stack(all_resources, graphs):
+    for stack, validation in each(all_resources, "aws:acm/certificateValidation:CertificateValidation"):
+        for fqdn in validation["inputs"]["validationRecordFqdns"]:
+            (record,) = [
+                r
+                for r in graphs[stack].of_type("aws:route53/record:Record")
+                if r["outputs"].get("fqdn") == fqdn
+            ]
+            # Every region's certificate for the domain renews through this one record.
+            assert record["retainOnDelete"] is True, f"{stack} {record['urn']} is deleted with its stack"
+
+
 # Cognito
 
 
