@@ -133,8 +133,11 @@ class AppFunction(pulumi.ComponentResource):
         self.qualifier: pulumi.Output[str] | None = None
 
         if provisioned is not None:
+            # Provisioned concurrency counts towards the account's Regional concurrency quota, like
+            # reserved concurrency: https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html
             alias = aws.lambda_.Alias(
                 f"{name}-live",
+                name="live",
                 function_name=self.function.name,
                 function_version=self.function.version,
                 opts=child,

@@ -343,6 +343,18 @@ def test_every_environment_variable_a_function_reads_is_set(graph):
         assert not missing, f"{source} reads {sorted(missing)} but the program does not set them"
 
 
+def test_provisioned_concurrency_runs_on_an_alias_named_live(featured):
+    for graph in featured:
+        aliases = graph.of_type("aws:lambda/alias:Alias")
+        assert {graph.function_for(a["inputs"]["functionName"])["inputs"]["handler"] for a in aliases} == {
+            f"{source}.app.handler" for source, _ in ROUTES.values()
+        }
+        for alias in aliases:
+            assert alias["inputs"].get("name") == "live", alias["urn"]
+        for config in graph.of_type("aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"):
+            assert config["inputs"]["qualifier"] == "live", config["urn"]
+
+
 def _archive_rule(graph: Graph) -> dict:
     lifecycle = graph.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "archive")
     (rule,) = [r for r in lifecycle["inputs"]["rules"] if r["filter"]["prefix"] == "changes/"]
