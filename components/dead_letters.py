@@ -94,7 +94,9 @@ class DeadLetters(pulumi.ComponentResource):
             maximum_batching_window_in_seconds=5,
             function_response_types=["ReportBatchItemFailures"],
             scaling_config={"maximum_concurrency": 2},
-            opts=child,
+            # Lambda polls the queue as the handler's role, which must already allow it.
+            # https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-permissions
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.handler.policy]),
         )
         self.queue_arn = self.queue.arn
         self.queue_url = self.queue.url

@@ -86,7 +86,9 @@ class AppFunction(pulumi.ComponentResource):
                     "Resource": args.on_failure_destination,
                 }
             )
-        aws.iam.RolePolicy(
+        # Whatever calls on the role (the function, its event source mappings, its destinations)
+        # waits for this policy: only the role itself is an input of theirs.
+        self.policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
             policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
@@ -124,8 +126,8 @@ class AppFunction(pulumi.ComponentResource):
                     **args.environment,
                 }
             },
-            # The role's policy must exist before the first invocation can succeed.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]),
+            # The first invocation runs as the role and logs to the group: both must exist.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, self.policy]),
         )
         self.name = self.function.name
         self.arn = self.function.arn
@@ -161,7 +163,9 @@ class AppFunction(pulumi.ComponentResource):
                 maximum_retry_attempts=2,
                 maximum_event_age_in_seconds=3600,
                 destination_config={"on_failure": {"destination": args.on_failure_destination}},
-                opts=child,
+                # Lambda sends failed events as the role: without its sqs:SendMessage they are lost.
+                # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy]),
             )
 
         self.register_outputs({"name": self.name, "arn": self.arn})

@@ -31,7 +31,7 @@ EAST, WEST = "us-east-1", "us-west-2"
 REGIONS = (EAST, WEST)
 SESSION_KEY = "active-active-demo.session"
 SERVED_BY = re.compile(r"served by (us-east-1|us-west-2)")
-VIEWS = re.compile(r"page viewed (\d+) times")
+VIEWS = re.compile(r"page viewed (\d+) (?:(?<= 1 )time|(?<! 1 )times)\b")  # "1 time", "2 times"
 PROVOKED = re.compile(r"Failed to load resource: the server responded with a status of (401|500|503)\b")
 # The writer stores each view asynchronously (through the bus); the next click reads the total.
 WRITER_LAG_S = 1.5

@@ -257,6 +257,26 @@ def test_every_function_has_a_timeout_and_the_powertools_layer(all_resources):
         ]
 
 
+def test_functions_their_mappings_and_async_configs_wait_for_the_role_policy(all_resources, graphs):
+    # Lambda checks the role when a mapping or destination is created, and a first invocation needs it.
+    for typ in (
+        "aws:lambda/function:Function",
+        "aws:lambda/eventSourceMapping:EventSourceMapping",
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+    ):
+        for stack, resource in each(all_resources, typ):
+            graph = graphs[stack]
+            function = (
+                resource
+                if "functionName" not in resource["inputs"]
+                else graph.function_for(resource["inputs"]["functionName"])
+            )
+            policy = graph.role_policy_of(function)
+            assert policy["urn"] in resource["dependencies"], (
+                f"{stack} {resource['urn']} does not wait for {policy['urn']}"
+            )
+
+
 def test_every_log_group_has_retention(all_resources):
     for _, group in each(all_resources, "aws:cloudwatch/logGroup:LogGroup"):
         assert group["inputs"].get("retentionInDays", 0) > 0, group["urn"]
