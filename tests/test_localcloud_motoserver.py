@@ -137,3 +137,39 @@ def test_a_cancelled_transaction_removes_an_item_it_created(dynamodb):
             ]
         )
     assert "Item" not in client.get_item(TableName="app", Key={"pk": {"S": "NEW#1"}, "sk": {"S": "X"}})
+
+
+def test_a_transaction_streams_one_record_per_item_it_writes(dynamodb):
+    # A transaction changes each item once (no two actions may target one item), and each change
+    # is one stream record; moto's update of an absent item streamed two INSERTs (the empty item,
+    # then the update). https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html
+    client, streams = dynamodb
+    client.delete_item(TableName="app", Key={"pk": {"S": "USER#1"}, "sk": {"S": "VIEWS#us-east-1"}})
+    before = len(_stream_records(client, streams))
+    _count(client, "first-view")
+    records = _stream_records(client, streams)[before:]
+
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in records] == [
+        ("INSERT", "EVENT#first-view"),
+        ("INSERT", "USER#1"),
+    ]
+    assert records[1]["dynamodb"]["NewImage"]["views"] == {"N": "1"}
+    assert "OldImage" not in records[1]["dynamodb"]
+    numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in _stream_records(client, streams)]
+    assert numbers == sorted(set(numbers))
+
+
+def test_an_update_that_creates_its_item_streams_one_insert(dynamodb):
+    client, streams = dynamodb
+    before = len(_stream_records(client, streams))
+    client.update_item(
+        TableName="app",
+        Key={"pk": {"S": "USER#2"}, "sk": {"S": "VIEWS#us-east-1"}},
+        UpdateExpression="ADD #views :one",
+        ExpressionAttributeNames={"#views": "views"},
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+    records = _stream_records(client, streams)[before:]
+
+    assert [r["eventName"] for r in records] == ["INSERT"]
+    assert records[0]["dynamodb"]["NewImage"]["views"] == {"N": "1"}
