@@ -73,10 +73,17 @@ def test_first_click_returns_one_view_and_the_clicked_image(aws, context, handle
     assert response["statusCode"] == 200
     body = body_of(response)
     assert body["views"] == 1
-    assert body["message"] == "page viewed 1 times"
+    assert body["message"] == "page viewed 1 time"
     assert body["region"] == PRIMARY
     assert image_bytes(body["image"]) == (ROOT / "static/assets/images/clicked.svg").read_bytes()
     assert uuid.UUID(body["eventId"]).version == 4
+
+
+@pytest.mark.parametrize(("stored", "message"), [(0, "page viewed 1 time"), (1, "page viewed 2 times")])
+def test_click_message_puts_the_noun_in_the_number_of_the_count(aws, context, handler, stored, message):
+    set_views(PRIMARY, stored)
+
+    assert body_of(handler(click_event(), context))["message"] == message
 
 
 def test_click_puts_one_page_viewed_event_on_the_bus(aws, context, handler):

@@ -199,6 +199,20 @@ def test_large_body_is_stored_truncated_to_8_kb(aws, context, handler, slack_web
     assert target["body"].startswith(stored)
 
 
+def test_one_attempt_and_one_retry_are_told_in_the_singular(aws, context, handler, slack_webhook):
+    target, lambda_async = dead_records()
+    target["messageAttributes"]["RETRY_ATTEMPTS"]["stringValue"] = "1"
+    body = json.loads(lambda_async["body"])
+    body["requestContext"]["approximateInvokeCount"] = 1
+    lambda_async["body"] = json.dumps(body)
+
+    handler(batch(target, lambda_async), context)
+
+    items = dead_items()
+    assert items[TARGET_ID]["reason"]["S"].endswith("(MaximumRetryAttempts after 1 retry)")
+    assert items[ASYNC_ID]["reason"]["S"].endswith("(RetriesExhausted after 1 attempt)")
+
+
 def test_async_record_without_response_uses_its_condition(aws, context, handler, slack_webhook):
     _, lambda_async = dead_records()
     body = json.loads(lambda_async["body"])

@@ -112,6 +112,16 @@ def test_security_responder_lists_top_usernames_and_ips_from_the_window_only(
     assert emitted_metrics(capsys.readouterr().out) == {"SecurityReports": 1}
 
 
+def test_one_failed_login_is_reported_in_the_singular(aws, context, handler, slack_webhook):
+    failures("alice", "203.0.113.7", 1)
+
+    handler(alarm_event(), context)
+
+    message = slack_webhook.last
+    assert message["text"] == "1 failed login in us-east-1 in the last 5 minutes"
+    assert message["blocks"][1]["text"]["text"].startswith("*1* failed login attempt in the 5 minutes ")
+
+
 def test_security_window_defaults_to_env_minutes_without_a_period(
     aws, context, handler, slack_webhook, monkeypatch
 ):

@@ -1,6 +1,6 @@
 """POST /click (JWT), optional body ``{"clickId": "<uuid>"}``: count a page view.
 
-200 ``{views, message: "page viewed N times", region, image, eventId}``. With probability
+200 ``{views, message: "page viewed N times" ("1 time"), region, image, eventId}``. With probability
 ``errorRate`` (this region's chaos state) the request fails on purpose: 500 ``{error, retry: true,
 image: the error image, region}``, counted as the InjectedFailures metric, nothing put on the bus.
 
@@ -24,6 +24,7 @@ from shared.http import (
     username_from,
 )
 from shared.router import Response
+from shared.text import counted
 
 logger, metrics = Logger(), Metrics()
 app = create_resolver()
@@ -42,7 +43,7 @@ def click() -> Response:
         200,
         {
             "views": views,
-            "message": f"page viewed {views} times",
+            "message": f"page viewed {counted(views, 'time')}",
             "region": clicks.region,
             "image": image,
             "eventId": event_id,

@@ -29,6 +29,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from shared import aws, blockkit, model, slack
+from shared.text import noun
 
 logger = Logger(child=True)
 
@@ -128,7 +129,7 @@ def _lambda_failure(body: dict[str, Any]) -> tuple[str, str]:
     reason = ": ".join(str(part) for part in parts if part) or condition
     attempts = context.get("approximateInvokeCount")
     if attempts is not None:
-        reason = f"{reason} ({condition} after {attempts} attempts)"
+        reason = f"{reason} ({condition} after {attempts} {noun(attempts, 'attempt')})"
     return reason, str(context.get("functionArn") or "unknown function")
 
 
@@ -140,7 +141,8 @@ def _eventbridge_failure(record: SQSRecord) -> tuple[str, str]:
     reason = ": ".join(part for part in (attribute("ERROR_CODE"), attribute("ERROR_MESSAGE")) if part)
     condition, attempts = attribute("EXHAUSTED_RETRY_CONDITION"), attribute("RETRY_ATTEMPTS")
     if condition:
-        reason = f"{reason or 'delivery failed'} ({condition} after {attempts or '?'} retries)"
+        retries = noun(int(attempts) if attempts.isdecimal() else attempts, "retry", "retries")
+        reason = f"{reason or 'delivery failed'} ({condition} after {attempts or '?'} {retries})"
     return reason or "delivery failed", attribute("RULE_ARN") or attribute("TARGET_ARN") or "unknown rule"
 
 

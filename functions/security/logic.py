@@ -25,6 +25,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent
 from shared import aws, blockkit, model, slack
+from shared.text import counted, noun
 
 logger = Logger(child=True)
 
@@ -189,10 +190,16 @@ def _ranking(counts: list[tuple[str, int]]) -> str:
 def alarm_report(change: AlarmChange, start: datetime, end: datetime, offenders: Offenders) -> slack.Message:
     minutes = round((end - start).total_seconds() / 60)
     span = f"from {start:%Y-%m-%d %H:%M:%S} to {end:%H:%M:%S} UTC"
-    text = f"{offenders.total} failed logins in {change.region} in the last {minutes} minutes"
+    text = (
+        f"{counted(offenders.total, 'failed login')} in {change.region} "
+        f"in the last {counted(minutes, 'minute')}"
+    )
     blocks = [
         blockkit.header(f":lock: Failed logins over threshold in {change.region}"),
-        blockkit.section(f"*{offenders.total}* failed login attempts in the {minutes} minutes {span}."),
+        blockkit.section(
+            f"*{offenders.total}* failed login {noun(offenders.total, 'attempt')} "
+            f"in the {counted(minutes, 'minute')} {span}."
+        ),
         blockkit.fields(
             {
                 f"Top {TOP} usernames": _ranking(offenders.usernames),

@@ -414,7 +414,7 @@ async function click({ fromRetry = false } = {}) {
       const { views, message, region, image, eventId } = result.body;
       hideError();
       showImage('clicked', image);
-      ui.viewCount.textContent = message || `page viewed ${views} times`;
+      ui.viewCount.textContent = message || `page viewed ${views} ${views === 1 ? 'time' : 'times'}`;
       ui.viewCount.classList.remove('is-empty');
       const parts = [`counted by ${region || result.region}`, `${result.elapsedMs} ms`];
       if (result.failovers.length) parts.push(`after failing over from ${result.failovers[0].from}`);
