@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.settings import PASSWORD_MIN_LENGTH
+
 
 @dataclass
 class AuthArgs:
@@ -26,7 +28,7 @@ class Auth(pulumi.ComponentResource):
         pool = aws.cognito.UserPool(
             f"{name}-users",
             password_policy={
-                "minimum_length": 12,
+                "minimum_length": PASSWORD_MIN_LENGTH,
                 "require_lowercase": True,
                 "require_uppercase": True,
                 "require_numbers": True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -23,6 +24,11 @@ REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 TEAM_ID_PATTERN = re.compile(r"^T[A-Z0-9]{2,20}$")
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 USERNAME_PATTERN = re.compile(r"^[\w.@+-]{1,128}$")
+# What Cognito takes in a password: Basic Latin letters, digits, these symbols and spaces (not
+# leading or trailing), at most 256 characters; the pool's policy asks for 12 and one of each kind.
+# https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-settings-policies.html
+PASSWORD_SYMBOLS = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-"  # noqa: S105 - a character set, not a password
+PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 12, 256
 
 
 class ConfigError(pulumi.RunError):
@@ -279,7 +285,9 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
     if demo_password is not None and not _strong_password(demo_password):
         raise read.fail(
             "demoPassword",
-            "must be 12 to 64 characters with upper and lower case letters, a digit and a symbol",
+            f"must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters with upper and lower case "
+            f"letters A-Z, a digit and one of Cognito's symbols {' '.join(PASSWORD_SYMBOLS)}; inner spaces "
+            "are allowed, nothing else",
             "'<a strong password>'",
             secret=True,
         )
@@ -354,10 +362,13 @@ def _username(raw: str) -> str:
 
 
 def _strong_password(raw: str) -> bool:
+    allowed = string.ascii_letters + string.digits + PASSWORD_SYMBOLS + " "
     return (
-        12 <= len(raw) <= 64
-        and any(c.islower() for c in raw)
-        and any(c.isupper() for c in raw)
-        and any(c.isdigit() for c in raw)
-        and any(not c.isalnum() for c in raw)
+        PASSWORD_MIN_LENGTH <= len(raw) <= PASSWORD_MAX_LENGTH
+        and raw == raw.strip(" ")
+        and all(c in allowed for c in raw)
+        and any(c in string.ascii_lowercase for c in raw)
+        and any(c in string.ascii_uppercase for c in raw)
+        and any(c in string.digits for c in raw)
+        and any(c in PASSWORD_SYMBOLS or c == " " for c in raw)
     )

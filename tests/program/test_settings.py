@@ -131,7 +131,7 @@ def test_secondary_stack_is_not_primary():
         ({"hostedZoneId": "zone"}, "hostedZoneId", "hosted zone id", "hostedZoneId Z0123456789ABC"),
         ({"slackTeamIds": "team-one"}, "slackTeamIds", "distinct valid values", "slackTeamIds T0123ABCD"),
         ({"demoUsername": "no spaces"}, "demoUsername", "1 to 128 letters", "demoUsername demo"),
-        ({"demoPassword": "short"}, "demoPassword", "12 to 64 characters", "--secret"),
+        ({"demoPassword": "short"}, "demoPassword", "12 to 256 characters", "--secret"),
         (
             {"deletionProtection": "yes"},
             "deletionProtection",
@@ -164,6 +164,41 @@ def test_bad_value_fails_with_one_message_naming_key_and_fix(values, key, proble
     assert "Fix: pulumi config set" in message and fix in message
     assert message.endswith("--stack us-east-1")
     assert "\n" not in message
+
+
+# Cognito's documented password characters: Basic Latin letters, digits, these symbols and inner spaces.
+COGNITO_SYMBOLS = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-"
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Passwort1234€",  # a symbol Cognito does not list
+        "Passwört1234!",  # a letter outside Basic Latin
+        "\u043f\u0430\u0440\u043e\u043b\u044c1234AB!",  # Cyrillic letters
+        " Password1234!",  # a leading space
+        "Password1234! ",
+        "Pass\tword1234!",
+        "Password1234",  # no symbol
+        "Aa1!" + "x" * 253,  # 257 characters
+    ],
+)
+def test_demo_password_cognito_would_refuse_fails_at_config_check(password):
+    message = error_for(demoPassword=password)
+    assert f"config {PROJECT}:demoPassword " in message
+    assert "12 to 256 characters" in message and " ".join(COGNITO_SYMBOLS) in message
+    assert f"Fix: pulumi config set --secret {PROJECT}:demoPassword" in message
+    assert password not in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["Aa1" + COGNITO_SYMBOLS + " inner space", "Aa1!" + "x" * 8, "Aa1!" + "x" * 252],
+)
+def test_demo_password_cognito_accepts_passes_the_config_check(password):
+    configure(secrets=("demoPassword",), demoPassword=password)
+    assert settings().demo_password is not None
 
 
 def test_secret_stored_in_plain_text_is_refused():
