@@ -12,6 +12,7 @@ previews and diffs.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -20,6 +21,27 @@ import pulumi_aws as aws
 from components.settings import ConfigError, Settings
 
 GLOBAL_KEYS = ("user-pool-id", "user-pool-client-id", "table-name", "table-arn")
+# A failed invoke arrives as a plain Exception carrying the provider's text: the AWS error code in
+# it is all that tells a missing parameter from a refused, expired or throttled look-up.
+# https://docs.aws.amazon.com/awsconsolehelpdocs/latest/gsg/common-errors.html
+LOOKUP_FAILURES = (
+    (
+        ("AccessDenied", "UnauthorizedOperation", "not authorized"),
+        "could not be read: access was denied",
+        "allow ssm:GetParameter on it for the credentials that run pulumi",
+    ),
+    (
+        ("ExpiredToken", "security token included in the request is expired"),
+        "could not be read: the AWS credentials have expired",
+        "refresh the credentials (aws sso login, or new keys) and run pulumi again",
+    ),
+    (
+        ("Throttling", "TooManyRequests", "Rate exceeded"),
+        "could not be read: SSM throttled the look-up",
+        "run pulumi again in a minute",
+    ),
+)
+AWS_ERROR_CODE = re.compile(r"\b([A-Z][A-Za-z]+(?:Exception|Error|NotFound|Denied|Expired|Token))\b")
 
 
 @dataclass
@@ -38,16 +60,30 @@ def lookup_global(settings: Settings) -> GlobalPieces:
         try:
             values[key] = aws.ssm.get_parameter(name=name, region=settings.primary_region).value
         except Exception as error:  # noqa: BLE001 - a failed invoke arrives as a plain Exception
-            raise ConfigError(
-                f"SSM parameter {name} was not found in {settings.primary_region} ({error}): "
-                f"deploy the primary region first: pulumi stack select {settings.primary_region} && pulumi up"
-            ) from None
+            raise _lookup_failure(name, settings.primary_region, str(error)) from None
     return GlobalPieces(
         user_pool_id=values["user-pool-id"],
         client_id=values["user-pool-client-id"],
         table_name=values["table-name"],
         table_arn=values["table-arn"],
     )
+
+
+def _lookup_failure(name: str, region: str, error: str) -> ConfigError:
+    """One line naming the parameter, what went wrong and the fix; never a stack trace."""
+    where = f"SSM parameter {name} in {region}"
+    code = AWS_ERROR_CODE.search(error)
+    detail = f" ({code.group(1)})" if code else ""
+    for signs, problem, fix in LOOKUP_FAILURES:
+        if any(sign.lower() in error.lower() for sign in signs):
+            return ConfigError(f"{where} {problem}{detail}. Fix: {fix}")
+    if "ParameterNotFound" in error or "not found" in error.lower():
+        return ConfigError(
+            f"{where} was not found: deploy the primary region first: "
+            f"pulumi stack select {region} && pulumi up"
+        )
+    summary = " ".join(error.split())[:300]
+    return ConfigError(f"{where} could not be read ({summary}). Fix: check the credentials that run pulumi")
 
 
 @dataclass

@@ -271,3 +271,68 @@ def test_synth_prints_the_config_error_without_a_stack_trace(tmp_path):
     assert result.returncode == 1
     assert "deploy the primary region first: pulumi stack select us-east-1 && pulumi up" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+class FailingLookups(pulumi.runtime.Mocks):
+    """The primary's parameters answer with `error`, worded as pulumi-aws reports AWS's answer."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[override]
+        if args.token == "aws:ssm/getParameter:getParameter":
+            raise Exception(  # a failed invoke arrives as a plain Exception
+                f"reading SSM Parameter ({args.args['name']}): operation error SSM: GetParameter, "
+                f"https response error StatusCode: 400, RequestID: 8a1f, {self.error}"
+            )
+        return {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        return args.name, dict(args.inputs)
+
+
+def lookup_error(error: str) -> str:
+    from components.linking import lookup_global
+
+    configure("us-west-2")
+    pulumi.runtime.set_mocks(FailingLookups(error), project=PROJECT, stack="us-west-2", preview=False)
+    with pytest.raises(ConfigError) as caught:
+        lookup_global(settings("us-west-2"))
+    message = str(caught.value)
+    assert f"/{PROJECT}/global/user-pool-id in us-east-1" in message
+    assert "\n" not in message
+    return message
+
+
+def test_missing_primary_parameter_says_deploy_the_primary_region_first():
+    message = lookup_error("ParameterNotFound: ")
+    assert "was not found" in message
+    assert "deploy the primary region first: pulumi stack select us-east-1 && pulumi up" in message
+
+
+@pytest.mark.parametrize(
+    ("error", "problem", "fix"),
+    [
+        (
+            "api error AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/ci/preview is "
+            "not authorized to perform: ssm:GetParameter on resource: arn:aws:ssm:us-east-1:123456789012:"
+            "parameter/active-active/global/user-pool-id because no identity-based policy allows it",
+            "access was denied (AccessDeniedException)",
+            "allow ssm:GetParameter on it",
+        ),
+        (
+            "api error ExpiredTokenException: The security token included in the request is expired",
+            "the AWS credentials have expired (ExpiredTokenException)",
+            "refresh the credentials",
+        ),
+        (
+            "exceeded maximum number of attempts, 25, api error ThrottlingException: Rate exceeded",
+            "SSM throttled the look-up (ThrottlingException)",
+            "run pulumi again in a minute",
+        ),
+    ],
+)
+def test_primary_parameter_that_cannot_be_read_says_why_not_deploy_the_primary(error, problem, fix):
+    message = lookup_error(error)
+    assert problem in message and fix in message
+    assert "deploy the primary region first" not in message
