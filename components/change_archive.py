@@ -56,9 +56,13 @@ class ChangeArchive(pulumi.ComponentResource):
         delivery_log_stream = aws.cloudwatch.LogStream(
             f"{name}-delivery-errors", log_group_name=delivery_logs.name, opts=child
         )
+        # Firehose passes the account id as the external id: no other account's stream can use this role.
+        # https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#firehose-assume-role
         role = aws.iam.Role(
             f"{name}-firehose-role",
-            assume_role_policy=assume_role_policy("firehose.amazonaws.com"),
+            assume_role_policy=assume_role_policy(
+                "firehose.amazonaws.com", external_id=aws.get_caller_identity_output().account_id
+            ),
             opts=child,
         )
         policy = aws.iam.RolePolicy(
@@ -79,8 +83,10 @@ class ChangeArchive(pulumi.ComponentResource):
                             "Resource": self.stream.arn,
                         },
                         {
+                            # Bucket-level actions only: S3 authorizes AbortMultipartUpload on objects.
+                            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html
                             "Effect": "Allow",
-                            "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucket"],
+                            "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
                             "Resource": self.bucket.arn,
                         },
                         {

@@ -360,6 +360,33 @@ def test_iam_policies_use_wildcard_resources_only_where_aws_requires_it(all_reso
             pytest.fail(f"{policy['urn']}: Resource '*' for {statement['Action']}")
 
 
+# S3 authorizes these on the object (bucket/key), never on the bucket.
+S3_OBJECT_ACTIONS = {"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"}
+
+
+def test_s3_object_actions_name_object_arns(all_resources):
+    for policy, statement in allow_statements(all_resources):
+        actions = set(as_list(statement["Action"])) & S3_OBJECT_ACTIONS
+        for resource in as_list(statement["Resource"]):
+            if actions and resource.startswith("arn:aws:s3:::"):
+                assert "/" in resource, f"{policy['urn']}: {sorted(actions)} on the bucket {resource}"
+
+
+def test_firehose_assumes_its_role_only_for_this_account(all_resources):
+    roles = [
+        (stack, role)
+        for stack, role in each(all_resources, "aws:iam/role:Role")
+        if "firehose.amazonaws.com" in role["inputs"]["assumeRolePolicy"]
+    ]
+    assert roles
+    for stack, role in roles:
+        (statement,) = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
+        account = role["outputs"]["arn"].split(":")[4]
+        assert statement.get("Condition") == {"StringEquals": {"sts:ExternalId": account}}, (
+            f"{stack} {role['urn']}"
+        )
+
+
 def test_every_role_is_assumable_only_by_one_aws_service(all_resources):
     for _, role in each(all_resources, "aws:iam/role:Role"):
         statements = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
