@@ -81,6 +81,14 @@ class Monitoring(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # Alias names are unique per account and Region, so every region's stack can use the same one.
+        # https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html
+        aws.kms.Alias(
+            f"{name}-alarms-key-alias",
+            name=f"alias/{args.app}-alarms",
+            target_key_id=self.key.key_id,
+            opts=child,
+        )
         self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=self.key.id, opts=child)
         aws.sns.TopicPolicy(
             f"{name}-alarms-policy",

@@ -55,6 +55,14 @@ class SlackApi(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # Alias names are unique per account and Region, so every region's stack can use the same one.
+        # https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html
+        aws.kms.Alias(
+            f"{name}-secrets-key-alias",
+            name=f"alias/{args.app}-slack-secrets",
+            target_key_id=self.secrets_key.key_id,
+            opts=child,
+        )
         self.secrets_key_arn = self.secrets_key.arn
         self.signing_secret = aws.ssm.Parameter(
             f"{name}-signing-secret",

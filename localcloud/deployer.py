@@ -346,6 +346,12 @@ def _key(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict
     return metadata["KeyId"], {**inputs, "keyId": metadata["KeyId"], "arn": metadata["Arn"]}
 
 
+@handles("aws:kms/alias:Alias")
+def _key_alias(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    mocks.client("kms").create_alias(AliasName=inputs["name"], TargetKeyId=inputs["targetKeyId"])
+    return inputs["name"], {**inputs, "arn": f"arn:aws:kms:{mocks.region}:{ACCOUNT}:{inputs['name']}"}
+
+
 @handles("aws:sns/topic:Topic")
 def _topic(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     attributes = {"KmsMasterKeyId": inputs["kmsMasterKeyId"]} if inputs.get("kmsMasterKeyId") else {}

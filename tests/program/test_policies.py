@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .graphs import allows, as_list
+from .graphs import PROJECT, allows, as_list
 
 SUPPORTED_PYTHON_RUNTIMES = {"python3.12", "python3.13", "python3.14"}
 
@@ -179,6 +179,17 @@ def test_every_kinesis_stream_is_encrypted(all_resources):
 def test_every_kms_key_rotates(all_resources):
     for _, key in each(all_resources, "aws:kms/key:Key"):
         assert key["inputs"]["enableKeyRotation"] is True, key["urn"]
+
+
+def test_every_kms_key_has_an_alias_of_this_app(all_resources, graphs):
+    for stack, key in each(all_resources, "aws:kms/key:Key"):
+        aliases = [
+            a["inputs"]["name"]
+            for a in graphs[stack].of_type("aws:kms/alias:Alias")
+            if a["inputs"]["targetKeyId"] in (key["outputs"]["keyId"], key["outputs"]["arn"])
+        ]
+        assert len(aliases) == 1, f"{stack} {key['urn']} has aliases {aliases}"
+        assert aliases[0].startswith(f"alias/{PROJECT}-"), f"{stack} {key['urn']}: {aliases[0]}"
 
 
 def test_alarm_key_lets_cloudwatch_encrypt_for_the_topic(all_resources):
