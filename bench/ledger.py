@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 import statistics
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -93,8 +95,15 @@ class LocalCloudClient:
         return aws_client(service, region, self.state["moto"])
 
     def post(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
+        return self.request("POST", url, body)
+
+    def request(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        """The status and JSON answer of one request to the local cloud."""
         request = urllib.request.Request(  # noqa: S310 - the local cloud on 127.0.0.1
-            url, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"}
+            url,
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"content-type": "application/json"},
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
@@ -108,8 +117,29 @@ class LocalCloudClient:
         if status != 200:
             raise RuntimeError(f"/chaos {text} in {region} failed with {status}: {reply}")
 
-    def token(self) -> str:
-        user = self.state["demoUser"]
+    def new_user(self) -> dict[str, str]:
+        """A user of its own (created in the primary's pool, as an administrator would): no other
+        run's clicks, and none still on their way through the bus, can reach its counters."""
+        status, config = self.request("GET", f"{self.state['regions'][self.regions[0]]['api']}/config")
+        if status != 200:
+            raise RuntimeError(f"GET /config failed with {status}: {config}")
+        pool = config["cognito"]
+        cognito = self.aws("cognito-idp", pool["region"])
+        user = {"username": f"user-{secrets.token_hex(6)}", "password": f"Pw-{secrets.token_urlsafe(12)}-9a"}
+        cognito.admin_create_user(
+            UserPoolId=pool["userPoolId"], Username=user["username"], MessageAction="SUPPRESS"
+        )
+        cognito.admin_set_user_password(
+            UserPoolId=pool["userPoolId"],
+            Username=user["username"],
+            Password=user["password"],
+            Permanent=True,
+        )
+        return user
+
+    def token(self, user: dict[str, str] | None = None) -> str:
+        """An ID token of `user` (the demo user by default)."""
+        user = user or self.state["demoUser"]
         region = self.regions[0]
         status, reply = self.post(
             f"{self.state['regions'][region]['api']}/login",
@@ -183,7 +213,7 @@ def _run(cloud: LocalCloudClient, settings: LedgerSettings, log: Callable[[str],
         cloud.set_chaos(region, json.dumps({**state, "writerFailureRate": settings.writer_failure_rate}))
     time.sleep(4)  # functions cache the chaos state for at most 3 s
 
-    token = cloud.token()
+    token = cloud.token(cloud.new_user())
     user_id = jwt.decode(token, options={"verify_signature": False})["sub"]
     views_before = cloud.views(user_id)
     started = time.time()

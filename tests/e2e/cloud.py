@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from bench.ledger import LocalCloudClient
 from localcloud.cloud import aws_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +31,21 @@ CHROMIUM_ARGS = [
 ]
 PORT_BASE = int(os.environ.get("E2E_LOCALCLOUD_PORT", "5800"))
 READY_TIMEOUT = 180
+REGIONS = ("us-east-1", "us-west-2")
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], timeout: float, interval: float = 0.1) -> T:
+    """`check()`'s first truthy result within `timeout` seconds, else its last (falsy) one.
+
+    Tests wait for the condition they assert, never for a fixed time: the local cloud's caches,
+    queues and timers run at the machine's speed, which on a shared CI machine varies a lot."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
 
 
 @dataclass
@@ -75,13 +94,61 @@ class Cloud:
         console = self.state["slack"]["console"]
         return http("POST", f"{console}/send", {"region": region, "text": text})
 
-    def token(self, region: str = "us-east-1") -> str:
-        user = self.state["demoUser"]
+    def token(self, region: str = "us-east-1", user: dict[str, str] | None = None) -> str:
+        """An ID token of `user` (the demo user by default), from `/login` in `region`."""
+        user = user or self.state["demoUser"]
         reply = http(
             "POST", f"{self.api(region)}/login", {"username": user["username"], "password": user["password"]}
         )
         assert reply.status == 200, reply.body
         return reply.json()["idToken"]
 
+    def new_user(self) -> dict[str, str]:
+        """A user of its own for a test that counts views: no other test's clicks, and none still
+        on their way through the bus, can reach its counters."""
+        return LocalCloudClient(self.state).new_user()
+
+    def table_name(self) -> str:
+        graph = json.loads((self.state_dir / REGIONS[1] / "graph.json").read_text())
+        [replica] = [r for r in graph["resources"] if r["type"] == "aws:dynamodb/tableReplica:TableReplica"]
+        return str(replica["inputs"]["globalTableArn"].rsplit("/", 1)[-1])
+
+    def views(self, region: str, token: str) -> int:
+        """The token's user's total views as `region`'s table holds them (every region's counter)."""
+        items = self.aws("dynamodb", region).query(
+            TableName=self.table_name(),
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :views)",
+            ExpressionAttributeValues={":pk": {"S": f"USER#{user_id(token)}"}, ":views": {"S": "VIEWS#"}},
+            ConsistentRead=True,
+        )["Items"]
+        return sum(int(item["views"]["N"]) for item in items)
+
+    def wait_for_views(self, token: str, expected: int, timeout: float = 20) -> None:
+        """Until every region's table holds `expected` views of the token's user: the writer stores
+        each view asynchronously, and the global table replicates it."""
+        found = wait_for(
+            lambda: all(self.views(r, token) == expected for r in REGIONS) or None, timeout=timeout
+        )
+        assert found, f"views never reached {expected}: " + str({r: self.views(r, token) for r in REGIONS})
+
+    def logged(self, region: str, source: str, *texts: str) -> bool:
+        """Whether the `source` function (its folder under functions/) logged a line containing
+        every one of `texts` in `region`'s CloudWatch Logs."""
+        logs = self.aws("logs", region)
+        prefix = f"/aws/lambda/active-active-{source}-"
+        groups = logs.describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]
+        return any(
+            all(text in event["message"] for text in texts)
+            for group in groups
+            for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group["logGroupName"])
+            for event in page["events"]
+        )
+
     def inbox(self) -> list[dict[str, Any]]:
         return http("GET", self.state["slack"]["inbox"], headers={"accept": "application/json"}).json()
+
+
+def user_id(token: str) -> str:
+    """The `sub` claim of a token (its signature is the gateway's business, not the test's)."""
+    payload = token.split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
