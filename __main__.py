@@ -5,6 +5,7 @@ other stacks need as SSM parameters, and exports the endpoints.
 """
 
 import pulumi
+import pulumi_aws as aws
 
 from components.audit import Audit
 from components.auth import Auth, AuthArgs, issuer_url
@@ -23,6 +24,12 @@ from components.user_api import UserApi, UserApiArgs
 
 settings = load()
 app, region, defaults = settings.app, settings.region, settings.functions
+# Every resource goes through this provider, so each carries these tags from the day it is added.
+# An explicit provider takes its settings from here, not from the stack's aws:* config.
+provider = aws.Provider(
+    "aws", region=region, default_tags={"tags": {"app": app, "stack": pulumi.get_stack(), "region": region}}
+)
+tagged = pulumi.ResourceOptions(providers=[provider])
 chaos_prefix = settings.parameter("chaos")
 chaos_arn = parameter_arn(region, f"{chaos_prefix}/{region}")
 registry_path = settings.parameter("regions")
@@ -30,17 +37,17 @@ registry_arn = parameter_arn(settings.primary_region, registry_path)
 
 if settings.is_primary:
     auth = Auth(
-        "auth", AuthArgs(settings.deletion_protection, settings.demo_username, settings.demo_password)
+        "auth", AuthArgs(settings.deletion_protection, settings.demo_username, settings.demo_password), tagged
     )
-    data = Data("data", DataArgs(settings.deletion_protection))
+    data = Data("data", DataArgs(settings.deletion_protection), tagged)
     pieces = GlobalPieces(auth.user_pool_id, auth.client_id, data.table_name, data.table_arn)
 else:
     primary = lookup_global(settings)
-    data = Data("data", DataArgs(settings.deletion_protection, primary.table_arn, primary.table_name))
+    data = Data("data", DataArgs(settings.deletion_protection, primary.table_arn, primary.table_name), tagged)
     pieces = GlobalPieces(primary.user_pool_id, primary.client_id, data.table_name, data.table_arn)
 
-static = StaticContent("static", StaticContentArgs())
-layer = dependencies_layer("dependencies", app, defaults)
+static = StaticContent("static", StaticContentArgs(), tagged)
+layer = dependencies_layer("dependencies", app, defaults, tagged)
 
 slack = SlackApi(
     "slack",
@@ -56,6 +63,7 @@ slack = SlackApi(
         registry_path=registry_path,
         dependencies_layer=layer.arn,
     ),
+    tagged,
 )
 dead_letters = DeadLetters(
     "dead-letters",
@@ -69,6 +77,7 @@ dead_letters = DeadLetters(
         secrets_key_arn=slack.secrets_key_arn,
         dependencies_layer=layer.arn,
     ),
+    tagged,
 )
 events = Events(
     "events",
@@ -82,6 +91,7 @@ events = Events(
         dead_letter_queue_arn=dead_letters.queue_arn,
         dead_letter_queue_url=dead_letters.queue_url,
     ),
+    tagged,
 )
 user_api = UserApi(
     "user",
@@ -107,6 +117,7 @@ user_api = UserApi(
         issuer=issuer_url(settings.primary_region, pieces.user_pool_id),
         domain=settings.domain,
     ),
+    tagged,
 )
 archive = ChangeArchive(
     "archive",
@@ -116,6 +127,7 @@ archive = ChangeArchive(
         retention_days=settings.archive_retention_days,
         log_retention_days=defaults.log_retention_days,
     ),
+    tagged,
 )
 monitoring = Monitoring(
     "monitoring",
@@ -143,6 +155,7 @@ monitoring = Monitoring(
         dependencies_layer=layer.arn,
         dead_letter_queue_arn=dead_letters.queue_arn,
     ),
+    tagged,
 )
 Failover(
     "failover",
@@ -154,6 +167,7 @@ Failover(
         domain_target=user_api.domain_target,
         api_endpoint=user_api.http.url,
     ),
+    tagged,
 )
 Linking(
     "linking",
@@ -163,9 +177,10 @@ Linking(
         slack_api_url=slack.url,
         global_pieces=pieces if settings.is_primary else None,
     ),
+    tagged,
 )
 if settings.audit_trail and settings.is_primary:
-    Audit("audit")
+    Audit("audit", tagged)
 
 pulumi.export("region", region)
 pulumi.export("userApiUrl", user_api.url)

@@ -54,6 +54,24 @@ def buckets(all_resources):
     return each(all_resources, "aws:s3/bucket:Bucket")
 
 
+# Tags
+
+
+def test_every_aws_resource_gets_app_stack_and_region_tags_from_its_provider(graphs):
+    for label, graph in graphs.items():
+        (provider,) = graph.of_type("pulumi:providers:aws")
+        stack = provider["urn"].split(":")[2]
+        default_tags = provider["inputs"]["defaultTags"]
+        tags = (json.loads(default_tags) if isinstance(default_tags, str) else default_tags)["tags"]
+        assert tags == {"app": PROJECT, "stack": stack, "region": provider["inputs"]["region"]}, label
+        assert provider["inputs"]["region"] == stack, label
+        # The provider tags every taggable resource it manages; none may bypass it.
+        reference = f"{provider['urn']}::{provider['id']}"
+        for resource in graph.resources:
+            if resource["type"].startswith("aws:"):
+                assert resource["provider"] == reference, f"{label} {resource['urn']} is not tagged"
+
+
 # S3
 
 
