@@ -25,7 +25,8 @@ from components.user_api import UserApi, UserApiArgs
 settings = load()
 app, region, defaults = settings.app, settings.region, settings.functions
 # Every resource goes through this provider, so each carries these tags from the day it is added.
-# An explicit provider takes its settings from here, not from the stack's aws:* config.
+# Only the default provider reads the stack's aws:* config; this one takes its settings from here.
+# https://www.pulumi.com/docs/iac/concepts/resources/providers/
 provider = aws.Provider(
     "aws", region=region, default_tags={"tags": {"app": app, "stack": pulumi.get_stack(), "region": region}}
 )
