@@ -21,6 +21,12 @@ from components.settings import FunctionDefaults
 from components.slack_api import decrypt_secrets
 
 FAILED_LOGIN_WINDOW_SECONDS = 300
+# The functions that answer through functions/shared/http.py. Lambda's Errors counts only
+# invocations that raise; these answer an exception with a 500 instead and count it as their
+# HandledErrors metric (service dimension = source folder; docs/functions.md).
+# https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+HTTP_FUNCTIONS = ("health", "login", "hello", "clicks", "discovery", "web", "slack_commands")
+HANDLED_ERRORS = "HandledErrors"
 
 
 @dataclass
@@ -299,9 +305,14 @@ def _dashboard(args: MonitoringArgs, resolved: dict[str, Any]) -> dict[str, Any]
             for key, label in (("user_api", "user API"), ("slack_api", "Slack API"))
         ]
 
+    handled_errors = [
+        [args.app, HANDLED_ERRORS, "service", source, {"label": f"{source} (answered 500)"}]
+        for source in functions
+        if source in HTTP_FUNCTIONS
+    ]
     widgets = [
         widget("Lambda invocations", per_function("Invocations")),
-        widget("Lambda errors", per_function("Errors")),
+        widget("Lambda errors", [*per_function("Errors"), *handled_errors]),
         widget("Lambda throttles", per_function("Throttles")),
         widget("Lambda duration (p90, ms)", per_function("Duration"), stat="p90"),
         widget(

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from conftest import PRIMARY, ROOT, SECONDARY, TABLE, body_of, http_event, load_event, set_chaos
-from webhook_helpers import emitted_metrics
+from webhook_helpers import emitted_dimensions, emitted_metrics
 
 SUB = "6b1f1c7e-6d4a-4f4e-9a57-1b2b3c4d5e6f"  # the subject of the claims in events/http_api_request.json
 CLICK_ID = "3f2b8c1e-0d6a-4c59-9a57-1b2b3c4d5e6f"  # the clickId in events/click_request_access_token.json
@@ -215,12 +215,42 @@ def test_injected_failure_puts_nothing_on_the_bus(aws, context, handler):
     assert aws.sqs_messages() == []
 
 
-def test_injected_failure_emits_one_injected_failures_metric(aws, context, handler, capsys):
+def test_injected_failure_emits_one_injected_failures_and_one_handled_errors_metric(
+    aws, context, handler, capsys
+):
     set_chaos(PRIMARY, errorRate=1.0)
 
     handler(click_event(), context)
 
-    assert emitted_metrics(capsys.readouterr().out) == {"InjectedFailures": 1}
+    output = capsys.readouterr().out
+    assert emitted_metrics(output) == {"InjectedFailures": 1, "HandledErrors": 1}
+    assert emitted_dimensions(output, "HandledErrors") == [{"namespace": "active-active", "service": "test"}]
+
+
+def test_unexpected_exception_returns_500_and_emits_one_handled_errors_metric(
+    aws, context, handler, capsys, monkeypatch
+):
+    from clicks.logic import Clicks
+
+    def broken(self: Clicks, user_id: str) -> int:
+        raise RuntimeError("the table went away")
+
+    monkeypatch.setattr(Clicks, "views", broken)
+
+    response = handler(click_event(), context)
+
+    assert response["statusCode"] == 500
+    assert body_of(response) == {"error": "internal error; please retry"}
+    output = capsys.readouterr().out
+    assert emitted_metrics(output) == {"HandledErrors": 1}
+    assert emitted_dimensions(output, "HandledErrors") == [{"namespace": "active-active", "service": "test"}]
+    assert aws.sqs_messages() == []
+
+
+def test_successful_click_emits_no_handled_errors_metric(aws, context, handler, capsys):
+    handler(click_event(), context)
+
+    assert "HandledErrors" not in emitted_metrics(capsys.readouterr().out)
 
 
 @pytest.mark.parametrize(("roll", "status"), [(0.49, 500), (0.5, 200), (0.93, 200)])

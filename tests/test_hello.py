@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import PRIMARY, ROOT, body_of, http_event, load_event, set_chaos
+from conftest import BUCKET, PRIMARY, ROOT, body_of, http_event, load_event, set_chaos
+from webhook_helpers import emitted_dimensions, emitted_metrics
 
 ACCESS_TOKEN_CLAIMS = load_event("click_request_access_token.json")["requestContext"]["authorizer"]["jwt"][
     "claims"
@@ -67,3 +68,17 @@ def test_hello_returns_503_when_region_failed(aws, context, handler):
 
     assert response["statusCode"] == 503
     assert body_of(response)["region"] == PRIMARY
+
+
+def test_hello_answers_an_unexpected_error_with_500_and_counts_it_as_handled(aws, context, handler, capsys):
+    import boto3
+
+    boto3.client("s3", region_name=PRIMARY).delete_object(Bucket=BUCKET, Key="assets/images/normal.svg")
+
+    response = handler(http_event("GET", "/hello"), context)
+
+    assert response["statusCode"] == 500
+    assert body_of(response) == {"error": "internal error; please retry"}
+    output = capsys.readouterr().out
+    assert emitted_metrics(output) == {"HandledErrors": 1}
+    assert emitted_dimensions(output, "HandledErrors") == [{"namespace": "active-active", "service": "test"}]

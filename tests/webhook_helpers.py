@@ -115,3 +115,22 @@ def emitted_metrics(output: str) -> Counter[str]:
                 value = blob[metric["Name"]]
                 totals[metric["Name"]] += sum(value) if isinstance(value, list) else value
     return totals
+
+
+def emitted_dimensions(output: str, name: str) -> list[dict[str, str]]:
+    """The namespace and dimensions of each EMF datapoint of metric ``name`` printed to stdout."""
+    found = []
+    for line in output.splitlines():
+        try:
+            blob = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(blob, dict) or "_aws" not in blob:
+            continue
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            if any(metric["Name"] == name for metric in directive["Metrics"]):
+                for dimension_set in directive["Dimensions"]:
+                    found.append(
+                        {"namespace": directive["Namespace"], **{key: blob[key] for key in dimension_set}}
+                    )
+    return found

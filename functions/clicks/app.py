@@ -2,7 +2,8 @@
 
 200 ``{views, message: "page viewed N times" ("1 time"), region, image, eventId}``. With probability
 ``errorRate`` (this region's chaos state) the request fails on purpose: 500 ``{error, retry: true,
-image: the error image, region}``, counted as the InjectedFailures metric, nothing put on the bus.
+image: the error image, region}``, counted as the InjectedFailures and HandledErrors metrics,
+nothing put on the bus.
 
 Environment: TABLE_NAME, BUS_NAME, EVENT_SOURCE (see ``clicks.logic``), STATIC_BUCKET
 (``shared.images``), CHAOS_PARAMETER_PREFIX (region guard and errorRate), AWS_REGION,
@@ -16,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from clicks.logic import Clicks, InjectedFailure, event_id_from
 from shared import aws, chaos, images
 from shared.http import (
+    count_handled_error,
     create_resolver,
     error_response,
     json_object_body,
@@ -55,6 +57,7 @@ def click() -> Response:
 @app.exception_handler(InjectedFailure)
 def injected_failure(error: InjectedFailure) -> Response:
     metrics.add_metric(name="InjectedFailures", unit=MetricUnit.Count, value=1)
+    count_handled_error()
     logger.warning("injected failure", extra={"reason": str(error)})
     return error_response(
         500, f"injected failure: {error}", retry=True, image=images.data_uri("error"), region=aws.region()

@@ -3,6 +3,8 @@
 - Errors are ``{"error": "<clear message>"}`` with a 4xx/5xx status, mapped in one place.
 - A failed region (chaos state) answers 503 on every guarded route.
 - JSON bodies are parsed and checked here, so handlers only see well-formed input.
+- An exception answered with a 500 instead of raised is counted as the ``HandledErrors`` metric
+  (``count_handled_error``): Lambda's own Errors metric counts only invocations that raise.
 
 Environment: read by ``shared.chaos`` (CHAOS_PARAMETER_PREFIX) for the region guard.
 """
@@ -13,7 +15,8 @@ import base64
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from shared import aws, chaos
 from shared.router import NextMiddleware, Response, Router
 
@@ -21,6 +24,7 @@ logger = Logger(child=True)
 
 # Far more than any request of this API needs; anything bigger is a mistake or an attack.
 MAX_BODY_BYTES = 16 * 1024
+HANDLED_ERRORS = "HandledErrors"
 
 
 class ApiError(Exception):
@@ -44,6 +48,21 @@ def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | N
 
 def error_response(status: int, message: str, **extra: Any) -> Response:
     return json_response(status, {"error": message, **extra})
+
+
+def count_handled_error() -> None:
+    """One ``HandledErrors`` datapoint, for a request answered with a 500 instead of raising.
+
+    Lambda's Errors metric counts only invocations that raise (a handler that returns a 500
+    succeeded as far as Lambda can tell), so an unexpected exception or an injected failure
+    would count nowhere. Powertools' ``single_metric`` prints its EMF line when the block ends,
+    with the namespace and the ``service`` dimension the component sets (POWERTOOLS_*), whether
+    or not the handler flushes a ``Metrics`` set; it is on every function's import path already.
+    """
+    # Lambda's Errors metric: https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+    # Powertools' single_metric: https://docs.aws.amazon.com/powertools/python/latest/api
+    with single_metric(name=HANDLED_ERRORS, unit=MetricUnit.Count, value=1):
+        pass
 
 
 def region_unavailable() -> Response:
@@ -75,6 +94,7 @@ def create_resolver(*, guard_region: bool = True) -> Router:
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
         logger.exception("unhandled error")
+        count_handled_error()
         return error_response(500, "internal error; please retry")
 
     return app
