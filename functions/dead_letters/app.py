@@ -15,7 +15,7 @@ from dead_letters.logic import DeadLetterHandler
 # Asynchronous: no caller waits on the cold start, so the X-Ray SDK may cost its import time
 # here and trace each AWS call as a subsegment.
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
-processor = BatchProcessor(event_type=EventType.SQS, logger=logger)
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @logger.inject_lambda_context

@@ -212,6 +212,18 @@ class DeadLetterHandler:
         )
 
     def __call__(self, record: SQSRecord) -> str:
+        try:
+            return self._handle(record)
+        except Exception:
+            # The processor reports the record as a batch item failure and SQS delivers it again;
+            # the traceback is logged here, as the layer's Powertools (components/powertools.py)
+            # predates BatchProcessor(logger=...).
+            logger.exception(
+                "dead event not handled; it will be delivered again", extra={"messageId": record.message_id}
+            )
+            raise
+
+    def _handle(self, record: SQSRecord) -> str:
         letter = parse(record)
         item = letter.item()
         previous = self.record(item)
