@@ -17,10 +17,8 @@ import pulumi_aws as aws
 
 from components.iam import assume_role_policy
 from components.packaging import dependencies_archive, function_archive
+from components.powertools import layer_arn
 from components.settings import FunctionDefaults
-
-# AWS publishes the Powertools layer from this account in every commercial region.
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
 Statement = Mapping[str, Any]
 
@@ -95,12 +93,8 @@ class AppFunction(pulumi.ComponentResource):
             opts=child,
         )
 
-        python = defaults.runtime.replace(".", "")
         powertools = region.apply(
-            lambda r: (
-                f"arn:aws:lambda:{r}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-                f"AWSLambdaPowertoolsPythonV3-{python}-{defaults.architecture}:{defaults.powertools_layer_version}"
-            )
+            lambda r: layer_arn(r, defaults.runtime, defaults.architecture, defaults.powertools_layer_version)
         )
         provisioned = defaults.provisioned_concurrency if args.user_facing else None
         self.function = aws.lambda_.Function(

@@ -16,6 +16,8 @@ from typing import TypeVar
 
 import pulumi
 
+from components import powertools
+
 T = TypeVar("T")
 
 # CloudWatch Logs accepts only these retention periods.
@@ -59,7 +61,8 @@ class FunctionDefaults:
     log_retention_days: int = 30
     reserved_concurrency: int | None = None
     provisioned_concurrency: int | None = None
-    powertools_layer_version: int = 27
+    # The layer holding the Powertools release the tests run (components/powertools.py).
+    powertools_layer_version: int = powertools.LAYER_VERSION
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
         ),
         reserved_concurrency=read.optional_integer("reservedConcurrency", 1, 1000, 5),
         provisioned_concurrency=read.optional_integer("provisionedConcurrency", 1, 100, 1),
-        powertools_layer_version=read.integer("powertoolsLayerVersion", 27, 1, 1000),
+        powertools_layer_version=read.integer("powertoolsLayerVersion", powertools.LAYER_VERSION, 1, 1000),
     )
     if (
         functions.reserved_concurrency is not None
