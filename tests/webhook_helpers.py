@@ -100,16 +100,23 @@ class RecordedMetrics:
         self.totals[name] += value
 
 
-def emitted_metrics(output: str) -> Counter[str]:
-    """Totals of every metric in the EMF lines Powertools printed to stdout."""
-    totals: Counter[str] = Counter()
+def _emf_lines(output: str) -> list[dict[str, Any]]:
+    """The EMF blobs among the lines printed to stdout."""
+    blobs = []
     for line in output.splitlines():
         try:
             blob = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(blob, dict) or "_aws" not in blob:
-            continue
+        if isinstance(blob, dict) and "_aws" in blob:
+            blobs.append(blob)
+    return blobs
+
+
+def emitted_metrics(output: str) -> Counter[str]:
+    """Totals of every metric in the EMF lines Powertools printed to stdout."""
+    totals: Counter[str] = Counter()
+    for blob in _emf_lines(output):
         for directive in blob["_aws"]["CloudWatchMetrics"]:
             for metric in directive["Metrics"]:
                 value = blob[metric["Name"]]
@@ -120,13 +127,7 @@ def emitted_metrics(output: str) -> Counter[str]:
 def emitted_dimensions(output: str, name: str) -> list[dict[str, str]]:
     """The namespace and dimensions of each EMF datapoint of metric ``name`` printed to stdout."""
     found = []
-    for line in output.splitlines():
-        try:
-            blob = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(blob, dict) or "_aws" not in blob:
-            continue
+    for blob in _emf_lines(output):
         for directive in blob["_aws"]["CloudWatchMetrics"]:
             if any(metric["Name"] == name for metric in directive["Metrics"]):
                 for dimension_set in directive["Dimensions"]:
