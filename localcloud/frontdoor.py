@@ -27,6 +27,8 @@ HOP_BY_HOP = {
     "host",
     "content-length",
 }
+# The front door's own server sends these; the region's copies would make a second of each.
+OWN_HEADERS = {"server", "date"}
 
 
 @dataclass
@@ -97,10 +99,9 @@ class FrontDoor:
                 '{"message":"region unreachable"}', status=502, content_type="application/json"
             )
             return response(environ, start_response)
-        response = Response(body, status=status)
-        for name, value in response_headers:
-            if name.lower() not in HOP_BY_HOP:
-                response.headers.add(name, value)
+        # In the constructor, so werkzeug adds no default Content-Type of its own (FACTS.md).
+        proxied = [(n, v) for n, v in response_headers if n.lower() not in HOP_BY_HOP | OWN_HEADERS]
+        response = Response(body, status=status, headers=proxied)
         response.headers["x-served-by-region"] = target.region
         return response(environ, start_response)
 
