@@ -57,7 +57,8 @@ function chartOptions(widget, width) {
       label: series.label,
       stroke: PALETTE[i % PALETTE.length],
       width: 2,
-      spanGaps: true,
+      // A period with no datapoint is null: a gap, as CloudWatch draws it, not a line across.
+      spanGaps: false,
       points: {show: true, size: 4},
     }))],
     axes: [{}, {size: 60}],
