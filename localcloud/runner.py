@@ -73,11 +73,16 @@ class Invocation:
     throttled: bool = False
 
 
+def log_stream_name() -> str:
+    """A new execution environment's log stream, named as Lambda names them."""
+    return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+
+
 class _Worker:
-    def __init__(self, spec: FunctionSpec, log: Callable[[str], None]) -> None:
+    def __init__(self, spec: FunctionSpec, stream: str, log: Callable[[str], None]) -> None:
         self.spec = spec
         self.log = log
-        self.stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        self.stream = stream  # the context's log_stream_name: where its lines go
         parent, child = _SPAWN.Pipe()
         self.conn = parent
         description = {
@@ -200,8 +205,8 @@ class LocalFunction:
         cold_ms = None
         try:
             if cold:
-                stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-                current = _Worker(self.spec, self._log(stream))
+                stream = log_stream_name()
+                current = _Worker(self.spec, stream, self._log(stream))
                 cold_ms = current.cold_start_ms
             assert current is not None
             result = current.invoke(event, request_id)
