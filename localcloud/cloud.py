@@ -24,6 +24,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from localcloud import gateway
 from localcloud.alarms import CloudWatch
 from localcloud.events import LambdaTarget, Poller, RuleTarget, eventbridge_delivery, sqs_event_source
+from localcloud.metrics import replication_recorder
 from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract
 from localcloud.streams import Streams
 
@@ -130,6 +131,7 @@ class LocalCloud:
         self.cloudwatch = CloudWatch(
             self.regions, self.runner.find, lambda service, region: aws_client(service, region, moto_url)
         )
+        self.streams.landed = replication_recorder(self.cloudwatch.metrics)
 
     # Lambda
 

@@ -10,7 +10,8 @@ Sources, as in AWS:
   from each gateway's per-request callback.
 - AWS/SQS ``ApproximateNumberOfMessagesVisible`` per ``QueueName``, sampled from moto once per
   minute of AWS time (see LOCALCLOUD_TIME_SCALE in ``localcloud.alarms``).
-- AWS/DynamoDB ``ReplicationLatency`` is not produced: replication is ours, not DynamoDB's.
+- AWS/DynamoDB ``ReplicationLatency`` per ``TableName`` and ``ReceivingRegion``, from the
+  replicator (``localcloud.streams``): one datapoint per replicated write, in the source region.
 
 Every datapoint keeps its real timestamp. The in-memory series are what the alarm evaluator and
 the dashboard read (moto's ``get_metric_data`` can't do metric math, and its periods can't be
@@ -257,6 +258,25 @@ def api_recorder(api_id: str, metrics: RegionMetrics) -> Callable[[str, float], 
 
     def record(name: str, value: float) -> None:
         metrics.put("AWS/ApiGateway", name, dims, value, units.get(name, "Count"))
+
+    return record
+
+
+def replication_recorder(
+    metrics: Mapping[str, RegionMetrics],
+) -> Callable[[str, str, str, float, float], None]:
+    """The replicator's per-write callback: AWS/DynamoDB ReplicationLatency, from the source stream
+    record's creation time to the write landing in the receiving region."""
+
+    # Per source and destination pair, dimension ReceivingRegion, so in the source region:
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_monitoring.html
+    def record(table: str, source: str, receiving: str, created: float, landed: float) -> None:
+        if source in metrics:
+            dims = {"TableName": table, "ReceivingRegion": receiving}
+            latency_ms = max(0.0, (landed - created) * 1000)
+            metrics[source].put(
+                "AWS/DynamoDB", "ReplicationLatency", dims, latency_ms, "Milliseconds", landed
+            )
 
     return record
 

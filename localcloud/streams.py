@@ -7,7 +7,9 @@ moto keeps each table's stream but runs none of the three (see FACTS.md). Per re
   new image) and REMOVE (its keys) is applied to the table of the same name in every other region
   of the global table. Conflicts resolve last writer wins on the stream record's creation time.
   A write the replicator made comes back in the target's stream too; it is recognised by its
-  fingerprint (region, table, keys, new image) and not sent back, so nothing loops.
+  fingerprint (region, table, keys, new image) and not sent back, so nothing loops. Each write
+  that lands is reported (``Streams.landed``) as AWS/DynamoDB ReplicationLatency: the time from
+  the source stream record's creation to the write in the receiving region.
 - ``KinesisStreamingDestination``: the table's stream records go to the Kinesis stream in the
   JSON DynamoDB writes to Kinesis Data Streams. Replicated writes reach every replica's stream, as
   in AWS, so each region's archive holds every change.
@@ -461,14 +463,26 @@ class KinesisReader(ShardReader):
 # What reads a table's stream
 
 
+# (table, source region, receiving region, stream record's creation time, landed time), epoch s
+Landed = Callable[[str, str, str, float, float], None]
+
+
 class Replicator:
     """Carries one region's table changes to the other replicas of its global table."""
 
-    def __init__(self, region: str, table: str, log_: ReplicationLog, clients: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        region: str,
+        table: str,
+        log_: ReplicationLog,
+        clients: dict[str, Any],
+        landed: Landed | None = None,
+    ) -> None:
         self.region = region
         self.table = table
         self.log = log_
         self.clients = clients  # region -> dynamodb client
+        self.landed = landed  # told of every write that reached a replica (ReplicationLatency)
         self.pending: deque[Write] = deque()
 
     def accept(self, records: list[dict[str, Any]]) -> None:
@@ -479,13 +493,18 @@ class Replicator:
         while self.pending:
             write = self.pending[0]
             client = self.clients[write.region]
+            applied = True
             if write.image is not None:
                 client.put_item(TableName=write.table, Item=write.image)
             else:
                 old = client.delete_item(TableName=write.table, Key=write.keys, ReturnValues="ALL_OLD")
                 if not old.get("Attributes"):
                     self.log.cancel(write)
+                    applied = False
             self.pending.popleft()
+            if applied and self.landed is not None:
+                # The change's own region and stream time (a repair write carries the winner's).
+                self.landed(write.table, write.version.region, write.region, write.version.at, time.time())
 
 
 class StreamingDestination:
@@ -657,6 +676,7 @@ class Streams:
         self.moto_url = moto_url
         self.replicas = global_tables(self.graphs)
         self.log = ReplicationLog(self.replicas)
+        self.landed: Landed | None = None  # set before start(): metrics.replication_recorder
         self.scale = time_scale()
         self.tables: list[TableStream] = []
         self.deliveries: list[FirehoseDelivery] = []
@@ -674,7 +694,9 @@ class Streams:
             for table, regions in self.replicas.items():
                 if region in regions:
                     clients = {other: self._client("dynamodb", other) for other in regions if other != region}
-                    consumers.setdefault(table, []).append(Replicator(region, table, self.log, clients))
+                    consumers.setdefault(table, []).append(
+                        Replicator(region, table, self.log, clients, self.landed)
+                    )
             for destination in graph.of_type(DESTINATION):
                 table = destination["inputs"]["tableName"]
                 stream = destination["inputs"]["streamArn"].split(":stream/", 1)[1]
