@@ -5,7 +5,6 @@ other stacks need as SSM parameters, and exports the endpoints.
 """
 
 import pulumi
-import pulumi_aws as aws
 
 from components.audit import Audit
 from components.auth import Auth, AuthArgs, issuer_url
@@ -17,6 +16,7 @@ from components.failover import Failover, FailoverArgs
 from components.function import dependencies_layer
 from components.linking import GlobalPieces, Linking, LinkingArgs, lookup_global, parameter_arn
 from components.monitoring import Monitoring, MonitoringArgs
+from components.provider import stack_provider
 from components.settings import load
 from components.slack_api import SlackApi, SlackApiArgs
 from components.static_content import StaticContent, StaticContentArgs
@@ -24,13 +24,8 @@ from components.user_api import UserApi, UserApiArgs
 
 settings = load()
 app, region, defaults = settings.app, settings.region, settings.functions
-# Every resource goes through this provider, so each carries these tags from the day it is added.
-# Only the default provider reads the stack's aws:* config; this one takes its settings from here.
-# https://www.pulumi.com/docs/iac/concepts/resources/providers/
-provider = aws.Provider(
-    "aws", region=region, default_tags={"tags": {"app": app, "stack": pulumi.get_stack(), "region": region}}
-)
-tagged = pulumi.ResourceOptions(providers=[provider])
+# Every resource goes through this provider, so each carries the app's tags from the day it is added.
+tagged = pulumi.ResourceOptions(providers=[stack_provider(app, region)])
 chaos_prefix = settings.parameter("chaos")
 chaos_arn = parameter_arn(region, f"{chaos_prefix}/{region}")
 registry_path = settings.parameter("regions")

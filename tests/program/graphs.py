@@ -34,9 +34,14 @@ FEATURES = {
 FEATURE_STACKS = ("us-east-1", "us-west-2")
 
 
+# Provider settings an operator may set in a stack file; the stack's explicit provider must keep them.
+AWS_FEATURES = {"profile": "deployer", "allowedAccountIds": '["123456789012"]'}
+
+
 def feature_stack_file(stack: str) -> str:
     values = "".join(f"  {PROJECT}:{key}: {value!r}\n" for key, value in FEATURES.items())
-    return f"config:\n  aws:region: {stack}\n{values}"
+    provider = "".join(f"  aws:{key}: {value!r}\n" for key, value in AWS_FEATURES.items())
+    return f"config:\n  aws:region: {stack}\n{values}{provider}"
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .graphs import PROJECT, allows, as_list
+from .graphs import AWS_FEATURES, PROJECT, allows, as_list
 
 SUPPORTED_PYTHON_RUNTIMES = {"python3.12", "python3.13", "python3.14"}
 
@@ -55,6 +55,14 @@ def buckets(all_resources):
 
 
 # Tags
+
+
+def test_the_stacks_provider_keeps_the_aws_settings_of_the_stack_file(featured):
+    # An explicit provider reads no stack config; components/provider.py passes it on.
+    for graph in featured:
+        (provider,) = graph.of_type("pulumi:providers:aws")
+        assert provider["inputs"]["profile"] == AWS_FEATURES["profile"], graph.stack
+        assert json.loads(provider["inputs"]["allowedAccountIds"]) == ["123456789012"], graph.stack
 
 
 def test_every_aws_resource_gets_app_stack_and_region_tags_from_its_provider(graphs):
