@@ -32,14 +32,23 @@ ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("localcloud")
 
 
+_session = boto3.session.Session()
+_session_lock = threading.Lock()
+
+
 def aws_client(service: str, region: str, endpoint: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint,
-        aws_access_key_id="localcloud",
-        aws_secret_access_key="localcloud",  # noqa: S106 - moto accepts any credentials
-    )
+    """A client of the local cloud's moto. Every client comes from one session, so botocore
+    loads each service's model once (a session of its own cost each client about 9 MB); a
+    session is not thread-safe but its clients are, so only creating one takes the lock.
+    https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html#multithreading-or-multiprocessing-with-clients"""
+    with _session_lock:
+        return _session.client(
+            service,
+            region_name=region,
+            endpoint_url=endpoint,
+            aws_access_key_id="localcloud",
+            aws_secret_access_key="localcloud",  # noqa: S106 - moto accepts any credentials
+        )
 
 
 class Graph:
