@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import html
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -39,7 +40,22 @@ input,select,button{font:inherit;padding:.5rem;border-radius:6px;border:1px soli
 button{background:#007a5a;color:#fff;border:0;font-weight:700;cursor:pointer}
 pre{white-space:pre-wrap;background:#1b2430;color:#e8ecf2;padding:1rem;border-radius:8px}
 a{color:#1264a3}
+h2.block-header{margin:.25rem 0 .5rem}.block-section{margin:.5rem 0}.block-section>div+div{margin-top:.5rem}
+.context{color:#5b6573;font-size:.85rem;margin-top:.5rem}hr{border:0;border-top:1px solid #dde1e8}
+code{background:#f1f2f4;color:#c01343;border:1px solid #dde1e8;border-radius:3px;padding:0 .2em;
+font-size:.875em}pre code{background:none;color:inherit;border:0;padding:0}
+.mention{background:#e8f5fa;color:#1264a3;border-radius:3px;padding:0 .15em}
+.armed{background:#fff;border-radius:8px;padding:.75rem 1rem;margin:0 0 1rem;box-shadow:0 1px 3px #0002}
+.armed summary{cursor:pointer;font-weight:600}.armed-messages{margin-top:.75rem}
+.armed .message{box-shadow:none;border:1px solid #dde1e8}
 """
+# The page reloads every few seconds: an opened "monitoring armed" line stays open across reloads.
+KEEP_OPEN = """<script>
+for (const d of document.querySelectorAll("details[id]")) {
+  if (sessionStorage.getItem(d.id) === "open") d.open = true;
+  d.addEventListener("toggle", () => sessionStorage.setItem(d.id, d.open ? "open" : ""));
+}
+</script>"""
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -117,13 +133,11 @@ class SlackStandIn:
             messages = list(self.messages)
         if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json":
             return Response(json.dumps(messages), content_type="application/json")
-        items = (
-            "".join(_render_message(message) for message in reversed(messages)) or "<p>No messages yet.</p>"
-        )
+        items = render_inbox(messages) or "<p>No messages yet.</p>"
         body = (
             f"<header><h1>Slack stand-in: #alerts ({len(messages)} messages)</h1></header><main>"
             '<p><a href="/console">Send a /chaos command</a> · newest first · refreshes every 3 s</p>'
-            f"{items}</main>"
+            f"{items}</main>{KEEP_OPEN}"
         )
         return _page("Slack inbox", body, refresh=3)
 
@@ -194,31 +208,193 @@ class SlackStandIn:
             return status, raw.decode("utf-8", "replace")
 
 
-def _render_message(message: dict[str, Any]) -> str:
-    parts = []
-    for block in message.get("blocks") or []:
-        kind = block.get("type")
-        if kind == "header":
-            parts.append(f'<div class="block-header">{html.escape(block["text"]["text"])}</div>')
-        elif kind == "section" and block.get("fields"):
-            cells = "".join(f"<div>{_mrkdwn(field['text'])}</div>" for field in block["fields"])
-            parts.append(f'<div class="fields">{cells}</div>')
-        elif kind == "section":
-            parts.append(f"<p>{_mrkdwn(block['text']['text'])}</p>")
-        elif kind == "context":
-            parts.append(
-                f'<p class="when">{" ".join(_mrkdwn(e.get("text", "")) for e in block["elements"])}</p>'
-            )
+# The inbox page: messages drawn as Slack draws them
+
+
+def render_message(message: dict[str, Any]) -> str:
+    """One message as HTML: its Block Kit blocks, or its text when it has none. Every piece of
+    text is HTML-escaped before any markup is added: messages carry user input (usernames)."""
+    parts = [html_block for block in message.get("blocks") or [] if (html_block := _render_block(block))]
     if not parts:
-        parts.append(f"<p>{_mrkdwn(message.get('text', ''))}</p>")
-    received = html.escape(message["received"])
+        parts.append(f"<p>{mrkdwn(str(message.get('text', '')))}</p>")
+    received = html.escape(str(message.get("received", "")))
     return f'<article class="message"><div class="when">{received}</div>{"".join(parts)}</article>'
 
 
-def _mrkdwn(text: str) -> str:
-    # Slack already escaped &, < and > in mrkdwn: unescape, then escape once for HTML.
-    plain = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return html.escape(plain).replace("\n", "<br>")
+def _render_block(block: dict[str, Any]) -> str:
+    # The layout blocks the app sends: https://api.slack.com/reference/block-kit/blocks
+    kind = block.get("type")
+    if kind == "header":
+        return f'<h2 class="block-header">{_text(block.get("text"))}</h2>'
+    if kind == "divider":
+        return "<hr>"
+    if kind == "section":
+        parts = []
+        if block.get("text"):
+            parts.append(f'<div class="section-text">{_text(block["text"])}</div>')
+        if block.get("fields"):
+            cells = "".join(f"<div>{_text(item)}</div>" for item in block["fields"])
+            parts.append(f'<div class="fields">{cells}</div>')
+        return f'<section class="block-section">{"".join(parts)}</section>' if parts else ""
+    if kind == "context":
+        elements = [
+            _text(element) if element.get("type") in {"mrkdwn", "plain_text"} else ""
+            for element in block.get("elements") or []
+            if isinstance(element, dict)
+        ]
+        return f'<div class="context">{" ".join(e for e in elements if e)}</div>'
+    return ""
+
+
+def _text(item: Any) -> str:
+    """A text object: mrkdwn drawn, plain_text escaped (both with emoji codes shown as emoji)."""
+    if not isinstance(item, dict):
+        return ""
+    text = str(item.get("text", ""))
+    if item.get("type") == "mrkdwn":
+        return mrkdwn(text)
+    return _emoji(html.escape(text)).replace("\n", "<br>")
+
+
+EMOJI = {
+    "white_check_mark": "\u2705",
+    "rotating_light": "\U0001f6a8",
+    "grey_question": "\u2754",
+    "lock": "\U0001f512",
+    "bell": "\U0001f514",
+    "warning": "\u26a0\ufe0f",
+    "x": "\u274c",
+}
+_EMOJI_CODE = re.compile(r":([a-z0-9_+-]+):")
+# Slack escapes only these three: https://api.slack.com/reference/surfaces/formatting#escaping
+_SLACK_ENTITY = re.compile(r"&(amp|lt|gt);")
+_SLACK_UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
+# Code blocks, inline code and <...> control sequences, in the order Slack reads them.
+_TOKEN = re.compile(r"```(?P<block>.*?)```|`(?P<code>[^`\n]+)`|<(?P<link>[^<>\n]+)>", re.DOTALL)
+_STYLES = [
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])"), "strong"),
+    (re.compile(r"(?<![\w_])_(?=\S)([^_\n]*?\S)_(?![\w_])"), "em"),
+    (re.compile(r"(?<![\w~])~(?=\S)([^~\n]*?\S)~(?![\w~])"), "del"),
+]
+SAFE_SCHEMES = ("http://", "https://", "mailto:")
+
+
+def _unescape(text: str) -> str:
+    return _SLACK_ENTITY.sub(lambda match: _SLACK_UNESCAPED[match[1]], text)
+
+
+def _emoji(escaped: str) -> str:
+    return _EMOJI_CODE.sub(lambda match: EMOJI.get(match[1], match[0]), escaped)
+
+
+def _styled(text: str) -> str:
+    """Plain mrkdwn text (no code, no links) as HTML: escaped first, then bold, italic, strike."""
+    out = _emoji(html.escape(_unescape(text)))
+    for pattern, tag in _STYLES:
+        out = pattern.sub(lambda match, tag=tag: f"<{tag}>{match[1]}</{tag}>", out)
+    return out.replace("\n", "<br>")
+
+
+def _link(inner: str) -> str:
+    """A ``<...>`` control sequence: a link (``url`` or ``url|text``), a mention or a channel."""
+    target, _, label = inner.partition("|")
+    if target.startswith(("@", "#", "!")):  # <@U123>, <#C123|alerts>, <!here>
+        sigil = "#" if target.startswith("#") else "@"
+        shown = label or target.lstrip("@#!")
+        return f'<span class="mention">{sigil}{html.escape(_unescape(shown))}</span>'
+    url = _unescape(target)
+    text = _styled(label) if label else html.escape(url)
+    if not url.lower().startswith(SAFE_SCHEMES):  # javascript:, data: ...: text only
+        return text
+    return f'<a href="{html.escape(url, quote=True)}" rel="noopener noreferrer">{text}</a>'
+
+
+def mrkdwn(text: str) -> str:
+    """Slack mrkdwn as HTML: *bold*, _italic_, ~strike~, `code`, ```code blocks```, <url|text>,
+    <url>, mentions and emoji codes; nothing in `text` can add markup of its own."""
+    out, position = [], 0
+    for match in _TOKEN.finditer(text):
+        out.append(_styled(text[position : match.start()]))
+        if match["block"] is not None:
+            code = _unescape(match["block"]).strip("\n")
+            out.append(f"<pre><code>{html.escape(code)}</code></pre>")
+        elif match["code"] is not None:
+            out.append(f"<code>{html.escape(_unescape(match['code']))}</code>")
+        else:
+            out.append(_link(match["link"]))
+        position = match.end()
+    out.append(_styled(text[position:]))
+    return "".join(out)
+
+
+# "Monitoring armed": every alarm's first OK, folded into one line per region on the page
+
+_ALARM_TEXT = re.compile(r"^:[a-z_]+: (?:OK|ALARM|INSUFFICIENT_DATA): (?P<name>.+) in [a-z0-9-]+$")
+_ALARM_CONTEXT = re.compile(r"Alarm `(?P<name>[^`]+)`")
+_REGION_AT_END = re.compile(r" in (?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)$")
+OK_EMOJI = ":white_check_mark:"
+
+
+def _alarm_name(message: dict[str, Any]) -> str | None:
+    """The alarm a message reports: the notifier names it in its text, the security responder
+    in a context block ("Alarm `name` ...")."""
+    match = _ALARM_TEXT.match(str(message.get("text", "")))
+    if match:
+        return match["name"]
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or [] if block.get("type") == "context" else []:
+            found = _ALARM_CONTEXT.search(str(element.get("text", "")))
+            if found:
+                return found["name"]
+    return None
+
+
+def _is_ok(message: dict[str, Any]) -> bool:
+    header = next((b for b in message.get("blocks") or [] if b.get("type") == "header"), None)
+    title = str((header or {}).get("text", {}).get("text", "")) if header else str(message.get("text", ""))
+    return title.startswith(OK_EMOJI)
+
+
+def armed(messages: list[dict[str, Any]]) -> dict[int, str]:
+    """The messages (index -> region) that are an alarm's first OK: the first message about that
+    alarm, and an OK. Every alarm starts in INSUFFICIENT_DATA and its move to OK runs its OK
+    actions, as in AWS; the page folds those into one line per region (the JSON keeps them all)."""
+    seen: set[str] = set()
+    found: dict[int, str] = {}
+    for index, message in enumerate(messages):
+        name = _alarm_name(message)
+        if name is None:
+            continue
+        region = _REGION_AT_END.search(str(message.get("text", "")))
+        if name not in seen and region and _is_ok(message):
+            found[index] = region["region"]
+        seen.add(name)
+    return found
+
+
+def render_inbox(messages: list[dict[str, Any]]) -> str:
+    """The messages newest first; each region's first OKs as one expandable line where the
+    newest of them would be."""
+    first_oks = armed(messages)
+    groups: dict[str, list[int]] = {}
+    for index, region in first_oks.items():
+        groups.setdefault(region, []).append(index)
+    shown_at = {indices[-1]: region for region, indices in groups.items()}
+    items = []
+    for index in reversed(range(len(messages))):
+        if index in shown_at:
+            region = shown_at[index]
+            members = groups[region]
+            inner = "".join(render_message(messages[i]) for i in reversed(members))
+            noun = "alarm" if len(members) == 1 else "alarms"
+            items.append(
+                f'<details class="armed" id="armed-{html.escape(region)}"><summary>'
+                f"\u2705 Monitoring armed in {html.escape(region)}: {len(members)} {noun} OK"
+                f'</summary><div class="armed-messages">{inner}</div></details>'
+            )
+        elif index not in first_oks:
+            items.append(render_message(messages[index]))
+    return "".join(items)
 
 
 def _page(title: str, body: str, refresh: int | None = None) -> Response:
