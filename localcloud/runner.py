@@ -17,7 +17,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import queue
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud import worker
+from localcloud.scheduler import Scheduler
 
 DEFAULT_CONCURRENCY = 4
 _SPAWN = multiprocessing.get_context("spawn")
@@ -163,10 +163,12 @@ class LocalFunction:
         self.busy = 0
         self.lock = threading.Condition()
         self.cap = spec.reserved_concurrency or DEFAULT_CONCURRENCY
-        self.async_queue: queue.Queue[tuple[Any, str]] = queue.Queue()
+        # Asynchronous invocations and their retries, at most as many at once as the function's
+        # concurrency (more would only wait for a worker).
+        self.async_calls = Scheduler(f"async-{spec.source}", self.cap)
+        self.async_calls.start()
         # Told of every invocation and throttle (the local cloud's AWS/Lambda metrics).
         self.on_invocation: Callable[[Invocation], None] = lambda invocation: None
-        threading.Thread(target=self._drain_async, name=f"async-{spec.source}", daemon=True).start()
 
     def _log(self, worker_stream: str) -> Callable[[str], None]:
         return lambda line: self.ship_log(self.spec.log_group, worker_stream, line)
@@ -229,25 +231,23 @@ class LocalFunction:
     def invoke_async(self, event: Any) -> str:
         """An asynchronous invocation (Event): queued, answered at once with a request id."""
         request_id = str(uuid.uuid4())
-        self.async_queue.put((event, request_id))
+        self.async_calls.submit(self._attempt_async, event, request_id, 0)
         return request_id
 
-    def _drain_async(self) -> None:
-        while True:
-            event, request_id = self.async_queue.get()
-            threading.Thread(target=self._run_async, args=(event, request_id), daemon=True).start()
-
-    def _run_async(self, event: Any, request_id: str) -> None:
+    def _attempt_async(self, event: Any, request_id: str, attempt: int) -> None:
+        """One try of an asynchronous invocation; a failed one is tried again later, as the event
+        invoke config says, then sent to the on-failure destination."""
+        try:
+            self.invoke(event, wait=True)
+            return
+        except FunctionError as failure:
+            error = failure.payload
         attempts = 1 + self.spec.max_retries
-        error: dict[str, Any] = {}
-        for attempt in range(attempts):
-            try:
-                self.invoke(event, wait=True)
-                return
-            except FunctionError as failure:
-                error = failure.payload
-                if attempt + 1 < attempts:
-                    time.sleep(retry_delay(attempt))
+        if attempt + 1 < attempts:
+            self.async_calls.submit(
+                self._attempt_async, event, request_id, attempt + 1, delay=retry_delay(attempt)
+            )
+            return
         if self.spec.on_failure:
             record = {
                 "version": "1.0",
@@ -269,6 +269,7 @@ class LocalFunction:
             self.send_to_queue(self.spec.on_failure, json.dumps(record))
 
     def stop(self) -> None:
+        self.async_calls.stop()
         with self.lock:
             workers, self.idle = self.idle, []
         for current in workers:

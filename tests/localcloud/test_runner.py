@@ -1,0 +1,83 @@
+"""The local Lambda runner: a worker's context names the log stream its lines are shipped to, and
+an asynchronous invocation that keeps failing is retried, then sent to its on-failure destination."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from localcloud import runner
+from localcloud.runner import FunctionSpec, LocalFunction
+
+HANDLER = """
+def handler(event, context):
+    print("hello from the handler")
+    return {"stream": context.log_stream_name, "group": context.log_group_name}
+"""
+
+
+FAILING = """
+def handler(event, context):
+    raise RuntimeError("always fails")
+"""
+
+
+def spec(tmp_path, **changes) -> FunctionSpec:
+    return FunctionSpec(
+        **{
+            "name": "probe",
+            "arn": "arn:aws:lambda:us-east-1:123456789012:function:probe",
+            "source": "probe",
+            "region": "us-east-1",
+            "handler": "probe.handler",
+            "paths": [str(tmp_path)],
+            "environment": {},
+            "timeout": 30,
+            "memory": 128,
+            "log_group": "/aws/lambda/probe",
+            **changes,
+        }
+    )
+
+
+def test_the_context_names_the_log_stream_its_lines_go_to(tmp_path):
+    (tmp_path / "probe.py").write_text(HANDLER)
+    shipped: list[tuple[str, str, str]] = []
+    function = LocalFunction(spec(tmp_path), lambda *line: shipped.append(line), lambda url, body: None)
+    try:
+        answer = function.invoke({})
+    finally:
+        function.stop()
+
+    assert answer["group"] == "/aws/lambda/probe"
+    streams = {stream for group, stream, line in shipped if "hello from the handler" in line}
+    assert streams == {answer["stream"]}, json.dumps(shipped)[:500]
+
+
+def test_a_failing_async_invocation_is_retried_then_sent_to_its_on_failure_destination(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "retry_delay", lambda attempt: 0.01)
+    (tmp_path / "probe.py").write_text(FAILING)
+    sent: list[tuple[str, str]] = []
+    arrived = threading.Event()
+    destination = "arn:aws:sqs:us-east-1:123456789012:dead-letters"
+
+    def send_to_queue(arn: str, body: str) -> None:
+        sent.append((arn, body))
+        arrived.set()
+
+    function = LocalFunction(
+        spec(tmp_path, on_failure=destination, max_retries=2), lambda *line: None, send_to_queue
+    )
+    try:
+        function.invoke_async({"id": "event-1"})
+        assert arrived.wait(timeout=60), "nothing reached the on-failure destination"
+    finally:
+        function.stop()
+
+    [(arn, body)] = sent
+    record = json.loads(body)
+    assert arn == destination
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"] == {"id": "event-1"}
+    assert record["responsePayload"]["errorMessage"] == "always fails"
