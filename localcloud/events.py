@@ -22,8 +22,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localcloud.runner import FunctionError, LocalFunction, Throttled
+from localcloud.scheduler import Scheduler
 
 log = logging.getLogger("localcloud.events")
+# Deliveries of one rule in flight at once (each waits out its own backoff).
+DELIVERY_WORKERS = 8
 
 
 class DeliveryError(Exception):
@@ -114,12 +117,19 @@ def deliver_with_retries(
 
 
 class Poller(threading.Thread):
-    """A daemon thread that calls `step` until stopped, pausing after errors."""
+    """A daemon thread that calls `step` until stopped, pausing after errors; the scheduler its
+    steps hand work to, if any, starts and stops with it."""
 
-    def __init__(self, name: str, step: Callable[[], None]) -> None:
+    def __init__(self, name: str, step: Callable[[], None], scheduler: Scheduler | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.step = step
+        self.scheduler = scheduler
         self.stopped = threading.Event()
+
+    def start(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.start()
+        super().start()
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -131,6 +141,8 @@ class Poller(threading.Thread):
 
     def stop(self) -> None:
         self.stopped.set()
+        if self.scheduler is not None:
+            self.scheduler.stop()
 
 
 def eventbridge_delivery(
@@ -139,20 +151,22 @@ def eventbridge_delivery(
     """Hand each event the rule matched to every target, as EventBridge does."""
     scale = float(os.environ.get("LOCALCLOUD_TIME_SCALE", "60"))
 
+    name = rule.rule_arn.rsplit("/", 1)[-1]
+    # Deliveries (with their backoff) on a bounded pool, not a thread per event and target.
+    deliveries = Scheduler(f"eventbridge-{name}", DELIVERY_WORKERS)
+
+    def deliver(target: LambdaTarget, event: dict[str, Any]) -> None:
+        deliver_with_retries(target, rule.rule_arn, event, send_to_queue, scale=scale)
+
     def step() -> None:
         messages = sqs.receive_message(QueueUrl=rule.tap_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         for message in messages.get("Messages", []):
             event = json.loads(message["Body"])
             for target in rule.targets:
-                threading.Thread(
-                    target=deliver_with_retries,
-                    args=(target, rule.rule_arn, event, send_to_queue),
-                    kwargs={"scale": scale},
-                    daemon=True,
-                ).start()
+                deliveries.submit(deliver, target, event)
             sqs.delete_message(QueueUrl=rule.tap_url, ReceiptHandle=message["ReceiptHandle"])
 
-    return Poller(f"eventbridge {rule.rule_arn.rsplit('/', 1)[-1]}", step)
+    return Poller(f"eventbridge {name}", step, deliveries)
 
 
 def sqs_event_source(

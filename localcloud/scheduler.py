@@ -69,4 +69,4 @@ class Scheduler:
             self.changed.notify()
         self.pool.shutdown(wait=False, cancel_futures=True)
         if self.timer.is_alive():
-            self.timer.join(timeout=1)
+            self.timer.join(timeout=5)
