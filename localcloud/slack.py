@@ -48,6 +48,10 @@ font-size:.875em}pre code{background:none;color:inherit;border:0;padding:0}
 .armed{background:#fff;border-radius:8px;padding:.75rem 1rem;margin:0 0 1rem;box-shadow:0 1px 3px #0002}
 .armed summary{cursor:pointer;font-weight:600}.armed-messages{margin-top:.75rem}
 .armed .message{box-shadow:none;border:1px solid #dde1e8}
+.emoji{display:inline-block;min-width:1.15em;height:1.15em;line-height:1.15em;border-radius:4px;
+text-align:center;color:#fff;font:700 .8em/1.45em system-ui,sans-serif;vertical-align:.1em}
+.emoji-ok{background:#2eb67d}.emoji-alarm{background:#e01e5a}.emoji-warning{background:#ecb22e}
+.emoji-security{background:#4a154b}.emoji-unknown{background:#8a94a6}
 """
 # The page reloads every few seconds: an opened "monitoring armed" line stays open across reloads.
 KEEP_OPEN = """<script>
@@ -256,14 +260,16 @@ def _text(item: Any) -> str:
     return _emoji(html.escape(text)).replace("\n", "<br>")
 
 
+# The app's emoji codes as small badges (a symbol every font has, on Slack's colours): pages
+# need no emoji font, which headless browsers and many servers lack. Other codes stay as text.
 EMOJI = {
-    "white_check_mark": "\u2705",
-    "rotating_light": "\U0001f6a8",
-    "grey_question": "\u2754",
-    "lock": "\U0001f512",
-    "bell": "\U0001f514",
-    "warning": "\u26a0\ufe0f",
-    "x": "\u274c",
+    "white_check_mark": ("\u2714", "ok"),
+    "rotating_light": ("!", "alarm"),
+    "x": ("\u2716", "alarm"),
+    "warning": ("!", "warning"),
+    "lock": ("!", "security"),
+    "grey_question": ("?", "unknown"),
+    "bell": ("!", "unknown"),
 }
 _EMOJI_CODE = re.compile(r":([a-z0-9_+-]+):")
 # Slack escapes only these three: https://api.slack.com/reference/surfaces/formatting#escaping
@@ -283,16 +289,24 @@ def _unescape(text: str) -> str:
     return _SLACK_ENTITY.sub(lambda match: _SLACK_UNESCAPED[match[1]], text)
 
 
+def _badge(match: re.Match[str]) -> str:
+    if match[1] not in EMOJI:
+        return match[0]
+    symbol, kind = EMOJI[match[1]]
+    name = match[1].replace("_", " ")
+    return f'<span class="emoji emoji-{kind}" role="img" aria-label="{name}">{symbol}</span>'
+
+
 def _emoji(escaped: str) -> str:
-    return _EMOJI_CODE.sub(lambda match: EMOJI.get(match[1], match[0]), escaped)
+    return _EMOJI_CODE.sub(_badge, escaped)
 
 
 def _styled(text: str) -> str:
     """Plain mrkdwn text (no code, no links) as HTML: escaped first, then bold, italic, strike."""
-    out = _emoji(html.escape(_unescape(text)))
+    out = html.escape(_unescape(text))
     for pattern, tag in _STYLES:
         out = pattern.sub(lambda match, tag=tag: f"<{tag}>{match[1]}</{tag}>", out)
-    return out.replace("\n", "<br>")
+    return _emoji(out).replace("\n", "<br>")
 
 
 def _link(inner: str) -> str:
@@ -389,7 +403,7 @@ def render_inbox(messages: list[dict[str, Any]]) -> str:
             noun = "alarm" if len(members) == 1 else "alarms"
             items.append(
                 f'<details class="armed" id="armed-{html.escape(region)}"><summary>'
-                f"\u2705 Monitoring armed in {html.escape(region)}: {len(members)} {noun} OK"
+                f"{_emoji(OK_EMOJI)} Monitoring armed in {html.escape(region)}: {len(members)} {noun} OK"
                 f'</summary><div class="armed-messages">{inner}</div></details>'
             )
         elif index not in first_oks:

@@ -57,8 +57,14 @@ def test_slack_entities_show_as_the_characters_they_stand_for():
     assert mrkdwn("&amp;lt;") == "&amp;lt;"  # a literal "&lt;" in Slack, shown as such
 
 
-def test_emoji_codes_show_as_emoji_and_newlines_as_breaks():
-    assert mrkdwn(":white_check_mark: done\nnext") == "\u2705 done<br>next"
+def test_emoji_codes_show_as_badges_and_newlines_as_breaks():
+    assert mrkdwn(":white_check_mark: done\nnext") == (
+        '<span class="emoji emoji-ok" role="img" aria-label="white check mark">\u2714</span> done<br>next'
+    )
+
+
+def test_unknown_emoji_codes_stay_as_text():
+    assert mrkdwn(":tada: :white_check_mark_x:") == ":tada: :white_check_mark_x:"
 
 
 # Block Kit
@@ -80,7 +86,8 @@ def test_header_section_fields_context_and_divider_render_as_slack_lays_them_out
             {"type": "context", "elements": [{"type": "mrkdwn", "text": "<https://x.example|Open>"}]},
         )
     )
-    assert '<h2 class="block-header">\U0001f6a8 ALARM: errors</h2>' in html
+    assert '<h2 class="block-header"><span class="emoji emoji-alarm"' in html
+    assert "</span> ALARM: errors</h2>" in html
     assert "<strong>Error rate over threshold</strong><br>3 of 10 requests failed" in html
     assert '<div class="fields"><div><strong>Region</strong><br>us-east-1</div>' in html
     assert "<code>AWS/ApiGateway 5xx</code>" in html
