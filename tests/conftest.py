@@ -1,6 +1,14 @@
 """Shared fixtures: fake AWS credentials, moto, and events built from the JSON files in events/.
 
 Unit tests never reach the network: boto3 talks to moto in-process (``mock_aws``).
+
+Tests are laid out by what they test: ``functions/`` (the Lambda functions on moto, with their
+helpers ``webhook_helpers`` and ``slack_helpers``), ``localcloud/`` (the local cloud's services),
+``program/`` (the Pulumi program under mocks) and ``e2e/`` (against a running local cloud).
+``functions/`` and ``localcloud/`` have no ``__init__.py`` (as packages they would shadow the
+real ``functions`` and ``localcloud``), so pytest imports their test modules by file name:
+a file name is used once across both folders. This file is the one ``conftest`` module that
+tests import constants and builders from.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
 sys.path.insert(0, str(ROOT / "functions"))
+# The function tests' helpers, importable by name wherever a test or fixture needs them.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "functions"))
 
 APP = "active-active"
 PRIMARY = "us-east-1"
