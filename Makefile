@@ -6,10 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -c1-12)
 STACK ?= us-east-1
 
-.PHONY: help venv test lint synth demo bench lock clean
+.PHONY: help venv test test-fast lint synth demo bench lock clean
 
 help: ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 # requirements-dev.txt includes requirements.txt (what `pulumi up` installs) and adds the test tools.
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
@@ -21,6 +21,12 @@ venv: $(STAMP) ## create or update the virtualenv (the program, tests and tools)
 
 test: $(STAMP) ## run every test, with coverage of functions/
 	$(PY) -m pytest --cov --cov-report=term
+
+# The end-to-end and browser tests start a local cloud; everything else runs in-process or in
+# short-lived subprocesses (the program's synth): the loop to run while editing. No coverage
+# here (it costs a third more time); `make test` measures it.
+test-fast: $(STAMP) ## every test but the end-to-end and browser ones, without coverage (about 50 s)
+	$(PY) -m pytest --ignore=tests/e2e -m "not e2e and not browser"
 
 lint: $(STAMP) ## ruff, formatting, mypy over the program, workflow schema check
 	$(VENV)/bin/ruff check .

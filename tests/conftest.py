@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import os
 import sys
@@ -67,6 +68,49 @@ FUNCTION_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_botocore_loader() -> Iterator[None]:
+    """Every botocore session of the test run shares one loader of botocore's own data, so each
+    service model and endpoints.json is parsed once, not once per test: ``mock_aws`` drops
+    boto3's default session each time, and a new session has a new loader with an empty cache.
+    Sessions on a function's packaged data register their own loader and are not affected."""
+    from botocore import loaders, session
+
+    shared: dict[str | None, loaders.Loader] = {}
+    original = session.create_loader
+
+    def create_loader(search_path_string: str | None = None) -> loaders.Loader:
+        if search_path_string not in shared:
+            shared[search_path_string] = original(search_path_string)
+        return shared[search_path_string]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(session, "create_loader", create_loader)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_cognito_signing_key() -> Iterator[None]:
+    """moto gives every user pool the same private key, parsed from its JSON file each time (about
+    0.1 s of RSA arithmetic per pool, so per test): parse that file once."""
+    from moto.cognitoidp import models
+
+    original = models.jwk.RSAKey.import_key
+    parsed: dict[str, Any] = {}
+
+    def import_key(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or not isinstance(value, dict):
+            return original(value, *args, **kwargs)
+        text = json.dumps(value, sort_keys=True)
+        if text not in parsed:
+            parsed[text] = original(value)
+        return parsed[text]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(models.jwk.RSAKey, "import_key", import_key)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -149,17 +193,27 @@ def _reset_function_caches() -> None:
     parameters.clear_caches()
 
 
+@functools.cache
+def _setup_client(service: str, region: str) -> Any:
+    """The `aws` fixture's clients, made once for the whole run (about 10 ms each, ten per test):
+    moto answers them inside every test's ``mock_aws``, with that test's fresh state."""
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+    ).client(service)
+
+
 @pytest.fixture
 def aws() -> Iterator[Cloud]:
     """Both regions' resources in moto, shaped as the Pulumi program creates them."""
-    import boto3
     from moto import mock_aws
     from shared import model
 
     with mock_aws():
         _reset_function_caches()
         for region in REGIONS:
-            boto3.client("dynamodb", region_name=region).create_table(
+            _setup_client("dynamodb", region).create_table(
                 TableName=TABLE,
                 BillingMode="PAY_PER_REQUEST",
                 AttributeDefinitions=[
@@ -171,7 +225,7 @@ def aws() -> Iterator[Cloud]:
                     {"AttributeName": model.SORT_KEY, "KeyType": "RANGE"},
                 ],
             )
-            ssm = boto3.client("ssm", region_name=region)
+            ssm = _setup_client("ssm", region)
             ssm.put_parameter(
                 Name=f"/{APP}/chaos/{region}",
                 Type="String",
@@ -179,7 +233,7 @@ def aws() -> Iterator[Cloud]:
             )
             ssm.put_parameter(Name=f"/{APP}/slack/webhook-url", Type="SecureString", Value=WEBHOOK_URL)
             ssm.put_parameter(Name=f"/{APP}/slack/signing-secret", Type="SecureString", Value=SIGNING_SECRET)
-            boto3.client("ssm", region_name=PRIMARY).put_parameter(
+            _setup_client("ssm", PRIMARY).put_parameter(
                 Name=f"/{APP}/regions/{region}",
                 Type="String",
                 Value=json.dumps(
@@ -190,7 +244,7 @@ def aws() -> Iterator[Cloud]:
                 ),
             )
 
-        s3 = boto3.client("s3", region_name=PRIMARY)
+        s3 = _setup_client("s3", PRIMARY)
         s3.create_bucket(Bucket=BUCKET)
         static = ROOT / "static"
         for path in static.rglob("*"):
@@ -198,7 +252,7 @@ def aws() -> Iterator[Cloud]:
                 key = path.relative_to(static).as_posix()
                 s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes(), ContentType=_content_type(key))
 
-        cognito = boto3.client("cognito-idp", region_name=PRIMARY)
+        cognito = _setup_client("cognito-idp", PRIMARY)
         pool_id = cognito.create_user_pool(PoolName=f"{APP}-users")["UserPool"]["Id"]
         client_id = cognito.create_user_pool_client(
             UserPoolId=pool_id,
@@ -213,9 +267,9 @@ def aws() -> Iterator[Cloud]:
         os.environ["USER_POOL_ID"] = pool_id
         os.environ["USER_POOL_CLIENT_ID"] = client_id
 
-        events = boto3.client("events", region_name=PRIMARY)
+        events = _setup_client("events", PRIMARY)
         events.create_event_bus(Name=BUS)
-        sqs = boto3.client("sqs", region_name=PRIMARY)
+        sqs = _setup_client("sqs", PRIMARY)
         queue_url = sqs.create_queue(QueueName="bus-capture")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
