@@ -28,7 +28,7 @@ test: $(STAMP) ## run every test, with coverage of functions/
 test-fast: $(STAMP) ## every test but the end-to-end and browser ones, without coverage (about 50 s)
 	$(PY) -m pytest --ignore=tests/e2e -m "not e2e and not browser"
 
-lint: $(STAMP) ## ruff, formatting, mypy over the program, workflow schema check
+lint: $(STAMP) ## ruff, formatting, mypy over the program and functions/, workflow schema check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -25,8 +25,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import botocore  # type: ignore[import-untyped]
-from botocore.loaders import Loader  # type: ignore[import-untyped]
+import botocore
+from botocore.loaders import Loader
 
 ROOT = Path(__file__).resolve().parent.parent
 DECLARATION = ROOT / "functions" / "aws-operations.toml"

@@ -9,6 +9,7 @@ POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from dead_letters.logic import DeadLetterHandler
 
@@ -21,5 +22,5 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event, DeadLetterHandler.from_environment(metrics), processor, context)

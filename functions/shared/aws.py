@@ -93,7 +93,7 @@ def _packaged_loader() -> Any | None:
         _fall_back(f"botocore lacks rule-set functions {missing} used by {DATA_PATH}")
         return None
 
-    class PackagedLoader(Loader):  # type: ignore[misc]
+    class PackagedLoader(Loader):
         def is_builtin_path(self, path: str) -> bool:
             # A subset of botocore's own data, so treat it as such: botocore hands endpoint
             # data from anywhere else to the rule sets as if it were a custom endpoint.

@@ -52,7 +52,12 @@ class SsmChaosStore:
         done, _ = wait(futures.values(), timeout=self.timeout_seconds)
         # Don't wait for stragglers: Lambda freezes them with the container after the answer.
         pool.shutdown(wait=False, cancel_futures=True)
-        return {region: self._outcome(future, done) for region, future in futures.items()}
+        outcomes = {}
+        for region, future in futures.items():
+            # A plain call: in a comprehension mypy solves T from the return type, as T | StoreError.
+            outcome = self._outcome(future, done)
+            outcomes[region] = outcome
+        return outcomes
 
     def _outcome(self, future: Future[T], done: set[Future[T]]) -> T | StoreError:
         if future not in done:
