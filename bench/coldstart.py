@@ -31,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from localcloud.settings import ACCOUNT
 from localcloud.slack import command_body, sign
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ PACKAGES = ("boto3", "botocore", "aws-lambda-powertools", "moto", "pulumi", "pul
 # Issue 6: the functions users (and Slack) wait on; the others are reported without a target.
 TARGETS = ("health", "login", "hello", "clicks", "discovery", "web", "slack_commands")
 ORDER = (*TARGETS, "writer", "dead_letters", "notifier", "security")
-ACCOUNT = "123456789012"
 
 # Runs in the fresh interpreter. The baseline (no handler) imports boto3 where a function
 # imports its handler; everything else is the same. The function's own output (its logs) goes

@@ -9,8 +9,6 @@ which starts them all.
 
 from typing import Any
 
-# moto's default account.
-ACCOUNT = "123456789012"
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 
 

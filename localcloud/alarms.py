@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import logging
 import operator
-import os
 import re
 import threading
 import time
@@ -50,10 +49,10 @@ from localcloud.metrics import (
     lambda_recorder,
     statistic,
 )
+from localcloud.settings import ACCOUNT, time_scale
 
 log = logging.getLogger("localcloud.alarms")
 
-ACCOUNT = "123456789012"
 OK, ALARM, INSUFFICIENT_DATA = "OK", "ALARM", "INSUFFICIENT_DATA"
 REGION_NAMES = {
     "us-east-1": "US East (N. Virginia)",
@@ -63,11 +62,6 @@ REGION_NAMES = {
     "eu-west-1": "EU (Ireland)",
     "eu-central-1": "EU (Frankfurt)",
 }
-
-
-def time_scale() -> float:
-    """Seconds of AWS time per real second (LOCALCLOUD_TIME_SCALE, default 60)."""
-    return max(float(os.environ.get("LOCALCLOUD_TIME_SCALE", "60")), 1e-3)
 
 
 # Metric math: a tiny parser and evaluator for the expressions alarms use

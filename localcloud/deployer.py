@@ -24,7 +24,8 @@ from typing import Any
 import boto3
 import pulumi
 
-from localcloud import ACCOUNT, secret_value
+from localcloud import secret_value
+from localcloud.settings import ACCOUNT
 from tools import program
 
 NOT_EMULATED_PREFIXES = ("aws:route53/", "aws:acm/", "aws:cloudtrail/", "awsx:", "aws:xray/")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from typing import Any
 
 from localcloud.runner import FunctionError, LocalFunction, Throttled
 from localcloud.scheduler import Scheduler
+from localcloud.settings import time_scale
 
 log = logging.getLogger("localcloud.events")
 # Deliveries of one rule in flight at once (each waits out its own backoff).
@@ -149,7 +149,7 @@ def eventbridge_delivery(
     sqs: Any, rule: RuleTarget, send_to_queue: Callable[[str, str, dict[str, Any]], None]
 ) -> Poller:
     """Hand each event the rule matched to every target, as EventBridge does."""
-    scale = float(os.environ.get("LOCALCLOUD_TIME_SCALE", "60"))
+    scale = time_scale()
 
     name = rule.rule_arn.rsplit("/", 1)[-1]
     # Deliveries (with their backoff) on a bounded pool, not a thread per event and target.

@@ -24,6 +24,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from localcloud.runner import FunctionError, LocalFunction, Throttled
+from localcloud.settings import ACCOUNT
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 TEXT_TYPES = (
@@ -286,7 +287,7 @@ class Api:
             "rawQueryString": request.query_string.decode(),
             "headers": headers,
             "requestContext": {
-                "accountId": "123456789012",
+                "accountId": ACCOUNT,
                 "apiId": self.api_id,
                 "domainName": request.host,
                 "domainPrefix": request.host.split(".")[0],

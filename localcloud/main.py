@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import secrets
 import signal
 import socket
@@ -23,16 +22,16 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from localcloud import settings
 from localcloud.cloud import ROOT, LocalCloud
 from localcloud.dashboard import Dashboard
 from localcloud.frontdoor import FrontDoor
 from localcloud.slack import SlackStandIn
 from tools import program
 
-STATE_DIR = Path(os.environ.get("LOCALCLOUD_STATE_DIR", ROOT / ".localcloud"))
+STATE_DIR = settings.state_dir()
 TEAM_ID = "TLOCAL0001"
 
 
@@ -254,8 +253,12 @@ def banner(state: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    try:
+        checked = settings.load()
+    except settings.SettingError as error:
+        raise SystemExit(f"localcloud: {error}") from None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", "4700")))
+    parser.add_argument("--port", type=int, default=checked.port)
     options = parser.parse_args()
     started = time.perf_counter()
     print("Starting the local cloud...", flush=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
-import os
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from typing import Any
 
 from localcloud import worker
 from localcloud.scheduler import Scheduler
+from localcloud.settings import time_scale
 
 DEFAULT_CONCURRENCY = 4
 _SPAWN = multiprocessing.get_context("spawn")
@@ -279,7 +279,7 @@ class LocalFunction:
 def retry_delay(attempt: int) -> float:
     """Lambda waits about a minute, then two, between async retries; the local cloud compresses
     time by LOCALCLOUD_TIME_SCALE (default 60: one second stands for a minute)."""
-    scale = float(os.environ.get("LOCALCLOUD_TIME_SCALE", "60"))
+    scale = time_scale()
     return (60.0 * (attempt + 1)) / scale
 
 

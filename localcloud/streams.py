@@ -34,7 +34,6 @@ import gzip
 import hashlib
 import json
 import logging
-import os
 import re
 import secrets
 import string
@@ -48,6 +47,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localcloud.events import Poller
+from localcloud.settings import time_scale
 
 log = logging.getLogger("localcloud.streams")
 
@@ -55,8 +55,6 @@ REPLICA = "aws:dynamodb/tableReplica:TableReplica"
 DESTINATION = "aws:dynamodb/kinesisStreamingDestination:KinesisStreamingDestination"
 DELIVERY = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 
-TIME_SCALE_ENV = "LOCALCLOUD_TIME_SCALE"
-DEFAULT_TIME_SCALE = 60.0
 # Fast while changes flow, slower when idle: replicas stay within ~0.5 s of each other.
 ACTIVE_POLL = 0.2
 IDLE_POLL = 0.5
@@ -68,19 +66,6 @@ PUT_RECORDS_MAX = 500
 PUT_RECORDS_BYTES = 4 * 1024 * 1024
 
 Item = dict[str, Any]
-
-
-def time_scale() -> float:
-    raw = os.environ.get(TIME_SCALE_ENV, str(DEFAULT_TIME_SCALE))
-    try:
-        scale = float(raw)
-    except ValueError:
-        scale = 0.0
-    if scale <= 0:
-        raise ValueError(
-            f"{TIME_SCALE_ENV} must be a positive number (AWS seconds per local second), not {raw!r}"
-        )
-    return scale
 
 
 # Firehose prefixes and objects

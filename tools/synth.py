@@ -23,9 +23,10 @@ from typing import Any
 
 import pulumi
 
+# The account the mocks report: the local cloud's (moto's), so ARNs read the same in both.
+from localcloud.settings import ACCOUNT
 from tools import program
 
-ACCOUNT = "123456789012"
 PLACEHOLDER_SECRETS = {
     "slackSigningSecret": "0123456789abcdef0123456789abcdef",
     "slackWebhookUrl": "https://hooks.slack.com/services/T00000000/B00000000/synth",

@@ -1,0 +1,100 @@
+"""Every ``LOCALCLOUD_*`` setting, read and checked here and nowhere else.
+
+``load()`` checks them all; ``localcloud.main`` calls it before it starts anything, so a bad value
+stops ``make demo`` with one line naming the variable, the value and what is allowed
+(``LOCALCLOUD_TIME_SCALE must be a number from 1 to 3600, got '0'``). The services read each
+value through its function here, which applies the same check.
+
+- ``LOCALCLOUD_PORT`` (default 4700): the first port; the local cloud uses the ports up to
+  ``PORT_SPAN`` above it (see ``localcloud.main``).
+- ``LOCALCLOUD_STATE_DIR`` (default ``.localcloud`` in the repository): where ``state.json``,
+  the stacks' graphs and the logs go.
+- ``LOCALCLOUD_TIME_SCALE`` (default 60): seconds of AWS time per real second, so a 5-minute
+  alarm period lasts 5 s; 1 keeps AWS's own periods.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# moto's default account: every ARN the local cloud makes is in it.
+ACCOUNT = "123456789012"
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PORT = "LOCALCLOUD_PORT"
+STATE_DIR = "LOCALCLOUD_STATE_DIR"
+TIME_SCALE = "LOCALCLOUD_TIME_SCALE"
+
+DEFAULT_PORT = 4700
+PORT_MIN, PORT_SPAN = 1024, 100
+PORT_MAX = 65535 - PORT_SPAN
+DEFAULT_TIME_SCALE = 60.0
+TIME_SCALE_MIN, TIME_SCALE_MAX = 1.0, 3600.0
+
+
+class SettingError(ValueError):
+    """A ``LOCALCLOUD_*`` variable holds a value the local cloud cannot run with."""
+
+    def __init__(self, name: str, allowed: str, raw: str) -> None:
+        super().__init__(f"{name} must be {allowed}, got {raw!r}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int
+    state_dir: Path
+    time_scale: float
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Every setting, checked; raises SettingError for the first bad one."""
+    env = os.environ if environ is None else environ
+    return Settings(port=port(env), state_dir=state_dir(env), time_scale=time_scale(env))
+
+
+def port(environ: Mapping[str, str] | None = None) -> int:
+    raw = _raw(environ, PORT)
+    if raw is None:
+        return DEFAULT_PORT
+    allowed = f"a whole number from {PORT_MIN} to {PORT_MAX}"
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingError(PORT, allowed, raw) from None
+    if not PORT_MIN <= value <= PORT_MAX:
+        raise SettingError(PORT, allowed, raw)
+    return value
+
+
+def state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    raw = _raw(environ, STATE_DIR)
+    if raw is None:
+        return ROOT / ".localcloud"
+    if not raw.strip():
+        raise SettingError(STATE_DIR, "a directory path (unset means .localcloud)", raw)
+    return Path(raw)
+
+
+def time_scale(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds of AWS time per real second."""
+    raw = _raw(environ, TIME_SCALE)
+    if raw is None:
+        return DEFAULT_TIME_SCALE
+    allowed = f"a number from {TIME_SCALE_MIN:g} to {TIME_SCALE_MAX:g}"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(TIME_SCALE, allowed, raw) from None
+    if not (math.isfinite(value) and TIME_SCALE_MIN <= value <= TIME_SCALE_MAX):
+        raise SettingError(TIME_SCALE, allowed, raw)
+    return value
+
+
+def _raw(environ: Mapping[str, str] | None, name: str) -> str | None:
+    return (os.environ if environ is None else environ).get(name)
