@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud import gateway
 from localcloud.alarms import CloudWatch
 from localcloud.events import LambdaTarget, Poller, RuleTarget, eventbridge_delivery, sqs_event_source
+from localcloud.httpserver import PooledServer
 from localcloud.metrics import replication_recorder
 from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract
 from localcloud.streams import Streams
@@ -124,7 +124,7 @@ class LocalCloud:
         self.regions: dict[str, Region] = {}
         self.pollers: list[Poller] = []
         self.streams = Streams(graphs, moto_url)
-        self.servers: list[BaseWSGIServer] = []
+        self.servers: list[PooledServer] = []
         self.shippers: dict[str, LogShipper] = {}
         for data in graphs:
             graph = Graph(data)
@@ -352,7 +352,7 @@ class LocalCloud:
     # Lifecycle
 
     def serve(self, app: Any, port: int) -> None:
-        server = make_server("127.0.0.1", port, app, threaded=True)
+        server = PooledServer(port, app)
         self.servers.append(server)
         threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
 
@@ -374,6 +374,7 @@ class LocalCloud:
         self.streams.stop()
         for server in self.servers:
             server.shutdown()
+            server.server_close()
         self.runner.stop()
 
 

@@ -1,0 +1,94 @@
+"""The local cloud's HTTP servers: a fixed pool of request threads that idle keep-alive connections
+cannot hold for long."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from localcloud import httpserver
+
+
+class App:
+    """A WSGI app that counts the requests it serves at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+        self.release = threading.Event()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        self.release.wait(timeout=10)
+        with self.lock:
+            self.running -= 1
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def serve() -> Iterator:
+    started: list[httpserver.PooledServer] = []
+
+    def start(app, workers: int) -> httpserver.PooledServer:
+        server = httpserver.PooledServer(_free_port(), app, workers=workers)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+def _get(port: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", "/")
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_no_more_requests_are_served_at_once_than_the_pool_has_threads(serve):
+    app = App()
+    server = serve(app, workers=3)
+    with ThreadPoolExecutor(max_workers=8) as clients:
+        answers = [clients.submit(_get, server.port) for _ in range(8)]
+        deadline = time.monotonic() + 10
+        while app.running < 3:  # the pool is full: the other five wait in the backlog
+            assert time.monotonic() < deadline, f"only {app.running} requests reached the app"
+            time.sleep(0.01)
+        app.release.set()
+        assert [answer.result(timeout=30) for answer in answers] == [200] * 8
+    assert app.most == 3
+
+
+def test_an_idle_keep_alive_connection_gives_its_thread_back(serve, monkeypatch):
+    monkeypatch.setattr(httpserver._Handler, "timeout", 0.3)
+    app = App()
+    app.release.set()
+    server = serve(app, workers=1)
+    idle = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    idle.request("GET", "/")
+    assert idle.getresponse().read() == b"ok"  # HTTP/1.1: the connection stays open, idle
+    try:
+        assert _get(server.port) == 200  # served once the idle one times out
+    finally:
+        idle.close()
