@@ -2,8 +2,9 @@
 
 werkzeug's threaded server starts a thread for every connection, without limit. Here at most
 ``workers`` connections are served at once and the rest wait in the listen backlog, as behind
-a busy load balancer; an idle keep-alive connection gives its thread back after
-``IDLE_SECONDS``, so browsers' pools of open connections cannot hold every thread.
+a busy load balancer. werkzeug closes each connection after its response; a client that stops
+sending in the middle of a request (a body shorter than its Content-Length, say) gives its
+thread back after ``IDLE_SECONDS`` instead of holding it for good.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ IDLE_SECONDS = 5.0
 
 
 class _Handler(WSGIRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as werkzeug's threaded server does
+    protocol_version = "HTTP/1.1"  # as werkzeug's threaded server speaks
     timeout = IDLE_SECONDS  # socketserver's per-connection socket timeout
 
 
