@@ -690,10 +690,14 @@ class CloudWatch:
                 self.scale,
             )
 
+    def _threads(self) -> list[RegionMetrics | QueueDepthSampler | AlarmEvaluator]:
+        """Every thread of the service, in the order they start (evaluators last)."""
+        return [*self.metrics.values(), *self.samplers, *self.evaluators.values()]
+
     def start(self) -> None:
-        for thread in [*self.metrics.values(), *self.samplers, *self.evaluators.values()]:
+        for thread in self._threads():
             thread.start()
 
     def stop(self) -> None:
-        for thread in [*self.evaluators.values(), *self.samplers, *self.metrics.values()]:
+        for thread in reversed(self._threads()):
             thread.stop()

@@ -7,6 +7,7 @@ EventBridge and SQS delivery, logs.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import queue
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,7 +163,7 @@ class LocalCloud:
                             extract(ROOT / layers[arn]["inputs"]["code"]["FileArchive"], code_root) / "python"
                         )
                     )
-            invoke_config = next(
+            invoke_config: dict[str, Any] = next(
                 (
                     c["inputs"]
                     for c in graph.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
@@ -291,9 +293,7 @@ class LocalCloud:
                     defaults["throttlingRateLimit"], defaults["throttlingBurstLimit"]
                 ),
                 cors=api["inputs"].get("corsConfiguration"),
-                access_log=lambda entry, group=access_group, stream=stream, ship=shipper.ship: ship(
-                    group, stream, json.dumps(entry)
-                ),
+                access_log=functools.partial(_ship_json, shipper.ship, access_group, stream),
             )
             region.urls[kind] = api["outputs"]["apiEndpoint"]
 
@@ -376,6 +376,10 @@ class LocalCloud:
             server.shutdown()
             server.server_close()
         self.runner.stop()
+
+
+def _ship_json(ship: Callable[[str, str, str], None], group: str, stream: str, entry: Any) -> None:
+    ship(group, stream, json.dumps(entry))
 
 
 def _log_group_name(arn: str) -> str:

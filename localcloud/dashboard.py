@@ -47,7 +47,8 @@ class Line:
 
 def widget_lines(properties: Mapping[str, Any]) -> list[Line]:
     """A metric widget's rows as lines; ``"."`` repeats the row above's item at that position."""
-    lines, previous = [], []
+    lines: list[Line] = []
+    previous: list[Any] = []
     for row in properties.get("metrics") or []:
         options = row[-1] if row and isinstance(row[-1], dict) else {}
         items = [item for item in row if not isinstance(item, dict)]

@@ -207,7 +207,11 @@ class Api:
         """
         # From the loopback, like every request the local gateway serves (sourceIp is never empty).
         builder = EnvironBuilder(
-            method=method, path=path, headers=headers, data=body, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+            method=method,
+            path=path,
+            headers=list((headers or {}).items()),
+            data=body,
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
         )
         request = Request(builder.get_environ())
         route, params = self.match(request.method, request.path)
@@ -252,14 +256,14 @@ class Api:
         caller.join(route.timeout)
         if caller.is_alive():
             return aws_error(503, "Service Unavailable")
-        error = outcome.get("error")
-        if isinstance(error, Throttled):
+        failure = outcome.get("error")
+        if isinstance(failure, Throttled):
             return aws_error(429, "Too Many Requests")
-        if isinstance(error, FunctionError):
-            if error.payload.get("errorType") == "Sandbox.Timedout":
+        if isinstance(failure, FunctionError):
+            if failure.payload.get("errorType") == "Sandbox.Timedout":
                 return aws_error(503, "Service Unavailable")
             return aws_error(500, "Internal Server Error")
-        if error is not None:
+        if failure is not None:
             return aws_error(500, "Internal Server Error")
         return _response(outcome["result"])
 

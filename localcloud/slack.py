@@ -305,7 +305,7 @@ def _styled(text: str) -> str:
     """Plain mrkdwn text (no code, no links) as HTML: escaped first, then bold, italic, strike."""
     out = html.escape(_unescape(text))
     for pattern, tag in _STYLES:
-        out = pattern.sub(lambda match, tag=tag: f"<{tag}>{match[1]}</{tag}>", out)
+        out = pattern.sub(rf"<{tag}>\1</{tag}>", out)
     return _emoji(out).replace("\n", "<br>")
 
 

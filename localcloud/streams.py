@@ -510,7 +510,8 @@ class StreamingDestination:
 
     def flush(self) -> None:
         while self.pending:
-            batch, size = [], 0
+            batch: list[dict[str, Any]] = []
+            size = 0
             while self.pending and len(batch) < PUT_RECORDS_MAX and size < PUT_RECORDS_BYTES:
                 entry = self.pending.popleft()
                 batch.append(entry)
@@ -725,5 +726,9 @@ class Streams:
 
 def _poller(name: str, step: Callable[[], float]) -> Poller:
     """A Poller that waits (interruptibly) as long as `step` asks between calls."""
-    poller = Poller(name, lambda: poller.stopped.wait(step()))
+
+    def wait_as_asked() -> None:
+        poller.stopped.wait(step())
+
+    poller = Poller(name, wait_as_asked)
     return poller

@@ -66,8 +66,8 @@ def main(conn: Any, spec: dict[str, Any]) -> None:
     """Worker entry point (a spawned process): init, then serve invocations until told to stop."""
     started = time.perf_counter()
     lock = threading.Lock()
-    sys.stdout = _LogPipe(conn, lock)  # type: ignore[assignment]
-    sys.stderr = _LogPipe(conn, lock)  # type: ignore[assignment]
+    sys.stdout = _LogPipe(conn, lock)
+    sys.stderr = _LogPipe(conn, lock)
     os.environ.clear()
     os.environ.update(spec["environment"])
     for path in reversed(spec["paths"]):
