@@ -357,6 +357,7 @@ class LocalCloud:
         threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
 
     def start(self) -> None:
+        self.runner.start()
         self.streams.start()
         for shipper in self.shippers.values():
             shipper.start()

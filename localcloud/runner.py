@@ -2,8 +2,10 @@
 
 - Code and layers come from the Function resource's archives; the environment from its
   variables, plus the local endpoint and region.
-- A worker is a fresh interpreter: its first invocation is a real cold start, logged with its
-  init duration. Workers are reused while warm.
+- A worker is a fresh interpreter, started by the invocation that needs it: its first invocation
+  is a real cold start, logged with its init duration. Workers are reused while warm and
+  stopped after ``LOCALCLOUD_WORKER_IDLE_SECONDS`` without an invocation, as Lambda stops idle
+  execution environments after some minutes.
 - The function's timeout is enforced (the worker is killed, like a timed-out sandbox).
 - Reserved concurrency caps the workers; a synchronous call beyond it is throttled (429).
 - Asynchronous invocations are queued, retried as the function's event invoke config says,
@@ -28,7 +30,7 @@ from typing import Any
 
 from localcloud import worker
 from localcloud.scheduler import Scheduler
-from localcloud.settings import time_scale
+from localcloud.settings import time_scale, worker_idle_seconds
 
 DEFAULT_CONCURRENCY = 4
 _SPAWN = multiprocessing.get_context("spawn")
@@ -83,6 +85,7 @@ class _Worker:
         self.spec = spec
         self.log = log
         self.stream = stream  # the context's log_stream_name: where its lines go
+        self.idle_since = time.monotonic()
         parent, child = _SPAWN.Pipe()
         self.conn = parent
         description = {
@@ -192,8 +195,19 @@ class LocalFunction:
         with self.lock:
             self.busy -= 1
             if current is not None and current.process.is_alive():
+                current.idle_since = time.monotonic()
                 self.idle.append(current)
             self.lock.notify()
+
+    def reap(self, idle_for: float, now: float | None = None) -> int:
+        """Stop the workers idle for at least `idle_for` seconds; how many were stopped."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            expired = [warm for warm in self.idle if now - warm.idle_since >= idle_for]
+            self.idle = [warm for warm in self.idle if warm not in expired]
+        for warm in expired:
+            warm.stop()
+        return len(expired)
 
     def invoke(self, event: Any, *, wait: bool = False) -> Any:
         """A synchronous invocation (RequestResponse); raises Throttled or FunctionError."""
@@ -296,9 +310,21 @@ def extract(archive: Path, target_root: Path) -> Path:
 
 @dataclass
 class Runner:
-    """Every function of every region, by ARN."""
+    """Every function of every region, by ARN, and the reaper of their idle workers."""
 
     functions: dict[str, LocalFunction] = field(default_factory=dict)
+    idle_for: float = field(default_factory=worker_idle_seconds)
+    stopped: threading.Event = field(default_factory=threading.Event)
+    reaper: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.reaper = threading.Thread(target=self._reap, name="lambda-reaper", daemon=True)
+        self.reaper.start()
+
+    def _reap(self) -> None:
+        while not self.stopped.wait(min(1.0, self.idle_for / 4)):
+            for function in list(self.functions.values()):
+                function.reap(self.idle_for)
 
     def add(self, function: LocalFunction) -> None:
         self.functions[function.spec.arn] = function
@@ -311,5 +337,8 @@ class Runner:
         return self.functions.get(":".join(arn.split(":")[:7]))
 
     def stop(self) -> None:
+        self.stopped.set()
+        if self.reaper is not None:
+            self.reaper.join(timeout=5)
         for function in self.functions.values():
             function.stop()

@@ -11,6 +11,9 @@ value through its function here, which applies the same check.
   the stacks' graphs and the logs go.
 - ``LOCALCLOUD_TIME_SCALE`` (default 60): seconds of AWS time per real second, so a 5-minute
   alarm period lasts 5 s; 1 keeps AWS's own periods.
+- ``LOCALCLOUD_WORKER_IDLE_SECONDS`` (default: 10 minutes of Lambda's time, so 10 s at the
+  default time scale): how long an idle Lambda worker is kept warm before it is stopped, as
+  Lambda keeps an idle execution environment for some minutes.
 """
 
 from __future__ import annotations
@@ -29,12 +32,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PORT = "LOCALCLOUD_PORT"
 STATE_DIR = "LOCALCLOUD_STATE_DIR"
 TIME_SCALE = "LOCALCLOUD_TIME_SCALE"
+WORKER_IDLE = "LOCALCLOUD_WORKER_IDLE_SECONDS"
 
 DEFAULT_PORT = 4700
 PORT_MIN, PORT_SPAN = 1024, 100
 PORT_MAX = 65535 - PORT_SPAN
 DEFAULT_TIME_SCALE = 60.0
 TIME_SCALE_MIN, TIME_SCALE_MAX = 1.0, 3600.0
+# Lambda does not say how long it keeps an idle environment; minutes is what users observe.
+WORKER_IDLE_AWS_SECONDS = 600.0
+WORKER_IDLE_MIN, WORKER_IDLE_MAX = 1.0, 86_400.0
 
 
 class SettingError(ValueError):
@@ -50,12 +57,18 @@ class Settings:
     port: int
     state_dir: Path
     time_scale: float
+    worker_idle_seconds: float
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Every setting, checked; raises SettingError for the first bad one."""
     env = os.environ if environ is None else environ
-    return Settings(port=port(env), state_dir=state_dir(env), time_scale=time_scale(env))
+    return Settings(
+        port=port(env),
+        state_dir=state_dir(env),
+        time_scale=time_scale(env),
+        worker_idle_seconds=worker_idle_seconds(env),
+    )
 
 
 def port(environ: Mapping[str, str] | None = None) -> int:
@@ -93,6 +106,21 @@ def time_scale(environ: Mapping[str, str] | None = None) -> float:
         raise SettingError(TIME_SCALE, allowed, raw) from None
     if not (math.isfinite(value) and TIME_SCALE_MIN <= value <= TIME_SCALE_MAX):
         raise SettingError(TIME_SCALE, allowed, raw)
+    return value
+
+
+def worker_idle_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """Real seconds an idle Lambda worker is kept before it is stopped."""
+    raw = _raw(environ, WORKER_IDLE)
+    if raw is None:
+        return WORKER_IDLE_AWS_SECONDS / time_scale(environ)
+    allowed = f"a number of seconds from {WORKER_IDLE_MIN:g} to {WORKER_IDLE_MAX:g}"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(WORKER_IDLE, allowed, raw) from None
+    if not (math.isfinite(value) and WORKER_IDLE_MIN <= value <= WORKER_IDLE_MAX):
+        raise SettingError(WORKER_IDLE, allowed, raw)
     return value
 
 

@@ -1,10 +1,12 @@
-"""The local Lambda runner: a worker's context names the log stream its lines are shipped to, and
-an asynchronous invocation that keeps failing is retried, then sent to its on-failure destination."""
+"""The local Lambda runner: a worker's context names the log stream its lines are shipped to; an
+asynchronous invocation that keeps failing is retried, then sent to its on-failure destination;
+idle workers are stopped, and the next invocation is a cold start."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 
 from localcloud import runner
 from localcloud.runner import FunctionSpec, LocalFunction
@@ -81,3 +83,42 @@ def test_a_failing_async_invocation_is_retried_then_sent_to_its_on_failure_desti
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert record["requestPayload"] == {"id": "event-1"}
     assert record["responsePayload"]["errorMessage"] == "always fails"
+
+
+def test_an_idle_worker_is_stopped_and_the_next_invocation_is_a_cold_start(tmp_path):
+    (tmp_path / "probe.py").write_text(HANDLER)
+    invocations: list[runner.Invocation] = []
+    function = LocalFunction(spec(tmp_path), lambda *line: None, lambda url, body: None)
+    function.on_invocation = invocations.append
+    try:
+        function.invoke({})
+        function.invoke({})
+        [warm] = function.idle
+        assert function.reap(idle_for=600) == 0  # not idle long enough
+        assert function.reap(idle_for=600, now=warm.idle_since + 600) == 1
+        assert function.idle == []
+        assert not warm.process.is_alive()
+        function.invoke({})
+    finally:
+        function.stop()
+
+    assert [i.cold_start_ms is not None for i in invocations] == [True, False, True]
+
+
+def test_the_runner_reaps_idle_workers_on_its_own(tmp_path):
+    (tmp_path / "probe.py").write_text(HANDLER)
+    function = LocalFunction(spec(tmp_path), lambda *line: None, lambda url, body: None)
+    functions = runner.Runner(idle_for=1.0)
+    functions.add(function)
+    functions.start()
+    try:
+        function.invoke({})
+        [warm] = function.idle
+        deadline = time.monotonic() + 30
+        while function.idle:
+            assert time.monotonic() < deadline, "the idle worker was not reaped"
+            time.sleep(0.1)
+        assert not warm.process.is_alive()
+    finally:
+        functions.stop()
+    assert not functions.reaper.is_alive()

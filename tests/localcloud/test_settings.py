@@ -16,13 +16,30 @@ def test_defaults_when_nothing_is_set():
     assert loaded.port == 4700
     assert loaded.state_dir == settings.ROOT / ".localcloud"
     assert loaded.time_scale == 60
+    assert loaded.worker_idle_seconds == 10  # ten minutes of Lambda's time at the default scale
 
 
 def test_good_values_parse():
     loaded = settings.load(
         {"LOCALCLOUD_PORT": "5000", "LOCALCLOUD_STATE_DIR": "/tmp/lc", "LOCALCLOUD_TIME_SCALE": "1.5"}
     )
-    assert loaded == settings.Settings(port=5000, state_dir=Path("/tmp/lc"), time_scale=1.5)
+    assert loaded == settings.Settings(
+        port=5000, state_dir=Path("/tmp/lc"), time_scale=1.5, worker_idle_seconds=400
+    )
+
+
+def test_worker_idle_time_is_ten_minutes_of_lambdas_time_unless_set():
+    assert settings.worker_idle_seconds({"LOCALCLOUD_TIME_SCALE": "1"}) == 600
+    assert settings.worker_idle_seconds({"LOCALCLOUD_WORKER_IDLE_SECONDS": "30"}) == 30
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "86401", "soon", "", "nan"])
+def test_bad_worker_idle_time_names_the_variable_the_value_and_the_range(value):
+    with pytest.raises(SettingError) as raised:
+        settings.load({"LOCALCLOUD_WORKER_IDLE_SECONDS": value})
+    assert str(raised.value) == (
+        f"LOCALCLOUD_WORKER_IDLE_SECONDS must be a number of seconds from 1 to 86400, got {value!r}"
+    )
 
 
 @pytest.mark.parametrize("value", ["1", "60", "3600"])
