@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, latency, ledger, load, memory, program, report
+from bench import coldstart, footprint, latency, ledger, load, memory, program, report
 
 HERE = Path(__file__).resolve().parent
 REGION = "us-east-1"
@@ -163,6 +163,13 @@ def failures(data: dict[str, Any]) -> list[str]:
     for job in data["throttling"]["jobs"]:
         if not job["pass"]:
             missed.append(f"throttling {job['label']}: deviation {job['deviation']}, 5xx {job['errors5xx']}")
+    shape = data.get("footprint")
+    if shape and shape["readySeconds"] > shape["targets"]["readySeconds"]:
+        missed.append(
+            f"local cloud ready in {shape['readySeconds']} s > {shape['targets']['readySeconds']} s"
+        )
+    if shape and shape["idleRssMb"] > shape["targets"]["idleRssMb"]:
+        missed.append(f"local cloud idle memory {shape['idleRssMb']} MB > {shape['targets']['idleRssMb']} MB")
     if not data["ledger"]["holds"]:
         missed.append("ledger: a click was lost, duplicated or failed in front of the user")
     return missed
@@ -184,6 +191,12 @@ def main() -> None:
         "commit": coldstart._commit(),
         "machine": {**coldstart.machine(), "node": node_version()},
     }
+    log("footprint: make demo's start and its memory once idle")
+    data["footprint"] = footprint.measure(options.port + 200)
+    log(
+        f"footprint: ready in {data['footprint']['readySeconds']} s, "
+        f"{data['footprint']['idleRssMb']} MB after {data['footprint']['idleSeconds']:g} s idle"
+    )
     log("synth: each stack three times")
     data["synth"] = program.synth_times()
     data["packages"] = program.package_sizes()

@@ -202,6 +202,29 @@ def render(data: dict[str, Any]) -> str:
         "",
     ]
 
+    shape = data.get("footprint")
+    if shape:
+        lines += ["## The local cloud's start and idle memory", ""]
+        lines += _table(
+            ["figure", "before", "now", "target", "result"],
+            [
+                [
+                    "`make demo` ready (start to state.json), s",
+                    shape["before"]["readySeconds"],
+                    shape["readySeconds"],
+                    f"≤ {shape['targets']['readySeconds']:g}",
+                    _verdict(shape["readySeconds"] <= shape["targets"]["readySeconds"]),
+                ],
+                [
+                    f"every process, {shape['idleSeconds']:g} s after ready, MB",
+                    shape["before"]["idleRssMb"],
+                    shape["idleRssMb"],
+                    f"≤ {shape['targets']['idleRssMb']:g}",
+                    _verdict(shape["idleRssMb"] <= shape["targets"]["idleRssMb"]),
+                ],
+            ],
+        )
+
     lines += ["## Synth", ""]
     lines += _table(
         ["stack", "resources", "seconds (median of 3, fresh interpreter)"],
