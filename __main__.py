@@ -140,6 +140,7 @@ monitoring = Monitoring(
             "writer": events.writer,
             "dead_letters": dead_letters.handler,
         },
+        http_functions=[*user_api.functions, "slack_commands"],
         user_api_id=user_api.api_id,
         slack_api_id=slack.api.id,
         queues={"dead-letters": dead_letters.queue.name, "parked": dead_letters.parked.name},

@@ -21,11 +21,10 @@ from components.settings import FunctionDefaults
 from components.slack_api import decrypt_secrets
 
 FAILED_LOGIN_WINDOW_SECONDS = 300
-# The functions that answer through functions/shared/http.py. Lambda's Errors counts only
-# invocations that raise; these answer an exception with a 500 instead and count it as their
-# HandledErrors metric (service dimension = source folder; docs/functions.md).
+# Lambda's Errors counts only invocations that raise; the HTTP functions answer an exception
+# with a 500 instead and count it as their HandledErrors metric (service dimension = source
+# folder; functions/shared/http.py, docs/functions.md).
 # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
-HTTP_FUNCTIONS = ("health", "login", "hello", "clicks", "discovery", "web", "slack_commands")
 HANDLED_ERRORS = "HandledErrors"
 
 
@@ -38,6 +37,7 @@ class MonitoringArgs:
     table_name: pulumi.Input[str]
     table_arn: pulumi.Input[str]
     functions: Mapping[str, AppFunction]  # every other function of the stack, by source folder
+    http_functions: Sequence[str]  # those of them behind the user and Slack APIs
     user_api_id: pulumi.Input[str]
     slack_api_id: pulumi.Input[str]
     queues: Mapping[str, pulumi.Input[str]]  # dead letter queue names, by label
@@ -308,7 +308,7 @@ def _dashboard(args: MonitoringArgs, resolved: dict[str, Any]) -> dict[str, Any]
     handled_errors = [
         [args.app, HANDLED_ERRORS, "service", source, {"label": f"{source} (answered 500)"}]
         for source in functions
-        if source in HTTP_FUNCTIONS
+        if source in args.http_functions
     ]
     widgets = [
         widget("Lambda invocations", per_function("Invocations")),
