@@ -82,7 +82,7 @@ def _restore(table: Table, key: dict[str, Any], saved: Any) -> None:
 
 
 def _one_record_per_item(shard: Any, start: int) -> None:
-    """Folds the stream records a transaction added from `start` on into one per item: the first
+    """Folds the stream records one write added from `start` on into one per item: the first
     record's old image and sequence number with the last one's new image."""
     kept: dict[str, Any] = {}
     for stream_record in shard.items[start:]:

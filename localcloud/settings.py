@@ -96,31 +96,41 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 def time_scale(environ: Mapping[str, str] | None = None) -> float:
     """Seconds of AWS time per real second."""
-    raw = _raw(environ, TIME_SCALE)
-    if raw is None:
-        return DEFAULT_TIME_SCALE
-    allowed = f"a number from {TIME_SCALE_MIN:g} to {TIME_SCALE_MAX:g}"
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingError(TIME_SCALE, allowed, raw) from None
-    if not (math.isfinite(value) and TIME_SCALE_MIN <= value <= TIME_SCALE_MAX):
-        raise SettingError(TIME_SCALE, allowed, raw)
-    return value
+    return _number(
+        environ,
+        TIME_SCALE,
+        DEFAULT_TIME_SCALE,
+        (TIME_SCALE_MIN, TIME_SCALE_MAX),
+        f"a number from {TIME_SCALE_MIN:g} to {TIME_SCALE_MAX:g}",
+    )
 
 
 def worker_idle_seconds(environ: Mapping[str, str] | None = None) -> float:
     """Real seconds an idle Lambda worker is kept before it is stopped."""
-    raw = _raw(environ, WORKER_IDLE)
-    if raw is None:
+    if _raw(environ, WORKER_IDLE) is None:
         return WORKER_IDLE_AWS_SECONDS / time_scale(environ)
-    allowed = f"a number of seconds from {WORKER_IDLE_MIN:g} to {WORKER_IDLE_MAX:g}"
+    return _number(
+        environ,
+        WORKER_IDLE,
+        WORKER_IDLE_AWS_SECONDS,
+        (WORKER_IDLE_MIN, WORKER_IDLE_MAX),
+        f"a number of seconds from {WORKER_IDLE_MIN:g} to {WORKER_IDLE_MAX:g}",
+    )
+
+
+def _number(
+    environ: Mapping[str, str] | None, name: str, default: float, limits: tuple[float, float], allowed: str
+) -> float:
+    """A finite number within `limits` (inclusive), or `default` when the variable is unset."""
+    raw = _raw(environ, name)
+    if raw is None:
+        return default
     try:
         value = float(raw)
     except ValueError:
-        raise SettingError(WORKER_IDLE, allowed, raw) from None
-    if not (math.isfinite(value) and WORKER_IDLE_MIN <= value <= WORKER_IDLE_MAX):
-        raise SettingError(WORKER_IDLE, allowed, raw)
+        raise SettingError(name, allowed, raw) from None
+    if not (math.isfinite(value) and limits[0] <= value <= limits[1]):
+        raise SettingError(name, allowed, raw)
     return value
 
 
