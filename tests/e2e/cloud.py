@@ -6,13 +6,13 @@ import base64
 import json
 import os
 import subprocess
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+
+from waiting import wait_for
 
 from bench.ledger import LocalCloudClient
 from localcloud.cloud import aws_client
@@ -32,20 +32,6 @@ CHROMIUM_ARGS = [
 PORT_BASE = int(os.environ.get("E2E_LOCALCLOUD_PORT", "5800"))
 READY_TIMEOUT = 180
 REGIONS = ("us-east-1", "us-west-2")
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T], timeout: float, interval: float = 0.1) -> T:
-    """`check()`'s first truthy result within `timeout` seconds, else its last (falsy) one.
-
-    Tests wait for the condition they assert, never for a fixed time: the local cloud's caches,
-    queues and timers run at the machine's speed, which on a shared CI machine varies a lot."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval)
 
 
 @dataclass

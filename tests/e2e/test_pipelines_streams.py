@@ -28,11 +28,6 @@ def resources(cloud, region: str, typ: str) -> list[dict[str, Any]]:
     return [r for r in graph["resources"] if r["type"] == typ]
 
 
-def table_name(cloud) -> str:
-    [replica] = resources(cloud, WEST, "aws:dynamodb/tableReplica:TableReplica")
-    return replica["inputs"]["globalTableArn"].rsplit("/", 1)[-1]
-
-
 def archive_bucket(cloud, region: str) -> str:
     [delivery] = resources(cloud, region, "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
     return delivery["inputs"]["extendedS3Configuration"]["bucketArn"].split(":::", 1)[1]
@@ -45,7 +40,7 @@ def counter_key(user: str, counted_in: str) -> dict[str, Any]:
 def views(cloud, region: str, user: str, counted_in: str) -> int:
     """The counter `counted_in`'s writer keeps for the user, as `region`'s table holds it."""
     item = cloud.aws("dynamodb", region).get_item(
-        TableName=table_name(cloud), Key=counter_key(user, counted_in), ConsistentRead=True
+        TableName=cloud.table_name(), Key=counter_key(user, counted_in), ConsistentRead=True
     )
     return int(item.get("Item", {}).get("views", {}).get("N", "0"))
 
@@ -69,7 +64,7 @@ def stored_click(cloud, region: str, token: str, click_id: str | None = None) ->
 def stream_records(cloud, region: str) -> list[dict[str, Any]]:
     """Every record in the region's table stream, from the start."""
     streams = cloud.aws("dynamodbstreams", region)
-    table = cloud.aws("dynamodb", region).describe_table(TableName=table_name(cloud))["Table"]
+    table = cloud.aws("dynamodb", region).describe_table(TableName=cloud.table_name())["Table"]
     description = streams.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]
     records: list[dict[str, Any]] = []
     for shard in description["Shards"]:
@@ -223,7 +218,7 @@ def test_a_click_is_archived_under_date_partitions_in_its_regions_bucket(cloud):
     assert match["name"] == delivery["outputs"]["name"]
 
     assert record["awsRegion"] == EAST
-    assert record["tableName"] == table_name(cloud)
+    assert record["tableName"] == cloud.table_name()
     assert record["eventName"] in {"INSERT", "MODIFY"}
     assert record["eventSource"] == "aws:dynamodb"
     assert record["recordFormat"] == "application/json"

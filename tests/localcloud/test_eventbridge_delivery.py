@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from typing import Any
+
+from waiting import wait_for
 
 from localcloud.events import LambdaTarget, RuleTarget, eventbridge_delivery
 
@@ -65,7 +66,5 @@ def test_every_matched_event_reaches_every_target_and_stop_ends_the_pool():
     assert sorted(tap.deleted, key=int) == [str(n) for n in range(20)]
     assert not poller.is_alive()
     # The pool's threads end once their last delivery returns.
-    deadline = time.monotonic() + 10
-    while [t for t in threading.enumerate() if t.name.startswith("eventbridge-clicks")]:
-        assert time.monotonic() < deadline, "the delivery pool's threads are still running"
-        time.sleep(0.05)
+    pool = lambda: [t for t in threading.enumerate() if t.name.startswith("eventbridge-clicks")]  # noqa: E731
+    assert wait_for(lambda: not pool(), timeout=10), "the delivery pool's threads are still running"

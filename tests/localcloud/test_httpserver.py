@@ -6,11 +6,11 @@ from __future__ import annotations
 import http.client
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from waiting import wait_for
 
 from localcloud import httpserver
 
@@ -71,10 +71,8 @@ def test_no_more_requests_are_served_at_once_than_the_pool_has_threads(serve):
     server = serve(app, workers=3)
     with ThreadPoolExecutor(max_workers=8) as clients:
         answers = [clients.submit(_get, server.port) for _ in range(8)]
-        deadline = time.monotonic() + 10
-        while app.running < 3:  # the pool is full: the other five wait in the backlog
-            assert time.monotonic() < deadline, f"only {app.running} requests reached the app"
-            time.sleep(0.01)
+        # The pool is full: the other five wait in the backlog.
+        assert wait_for(lambda: app.running == 3, timeout=10), f"{app.running} requests reached the app"
         app.release.set()
         assert [answer.result(timeout=30) for answer in answers] == [200] * 8
     assert app.most == 3

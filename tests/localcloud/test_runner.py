@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time
+
+from waiting import wait_for
 
 from localcloud import runner
 from localcloud.runner import FunctionSpec, LocalFunction
@@ -95,7 +96,7 @@ def test_an_idle_worker_is_stopped_and_the_next_invocation_is_a_cold_start(tmp_p
         function.invoke({})
         [warm] = function.idle
         assert function.reap(idle_for=600) == 0  # not idle long enough
-        assert function.reap(idle_for=600, now=warm.idle_since + 600) == 1
+        assert function.reap(idle_for=600, now=warm.idle_since + 601) == 1
         assert function.idle == []
         assert not warm.process.is_alive()
         function.invoke({})
@@ -114,10 +115,7 @@ def test_the_runner_reaps_idle_workers_on_its_own(tmp_path):
     try:
         function.invoke({})
         [warm] = function.idle
-        deadline = time.monotonic() + 30
-        while function.idle:
-            assert time.monotonic() < deadline, "the idle worker was not reaped"
-            time.sleep(0.1)
+        assert wait_for(lambda: not function.idle, timeout=30), "the idle worker was not reaped"
         assert not warm.process.is_alive()
     finally:
         functions.stop()
