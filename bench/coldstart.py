@@ -35,7 +35,8 @@ from localcloud.settings import ACCOUNT
 from localcloud.slack import command_body, sign
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud, Region
+    from localcloud.cloud import LocalCloud
+    from localcloud.graph import Region
     from localcloud.runner import FunctionSpec
 
 ROOT = Path(__file__).resolve().parent.parent

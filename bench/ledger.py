@@ -34,7 +34,7 @@ from typing import Any
 
 import jwt
 
-from localcloud.cloud import aws_client
+from localcloud.graph import aws_client
 
 CLIENT = Path(__file__).with_name("ledger_client.mjs")
 CHAOS_PREFIX = "/active-active/chaos"

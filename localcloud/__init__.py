@@ -1,10 +1,13 @@
 """The local cloud: runs the real Pulumi program against moto and emulates AWS's data plane.
 
-One module per emulated service: ``deployer`` (resources into moto), ``gateway`` (HTTP APIs),
-``runner`` and ``worker`` (Lambda), ``events`` (EventBridge, SQS, SNS delivery), ``streams``
-(global table replication, table to Kinesis, Firehose to S3), ``slack`` (the Slack stand-in),
-``frontdoor`` (a Route 53 latency record with health checks), and ``main`` (``make demo``)
-which starts them all.
+One module or package per emulated service: ``deployer`` (resources into moto), ``gateway``
+(HTTP APIs), ``runner`` and ``worker`` (Lambda), ``logs`` (CloudWatch Logs), ``eventbridge``
+(rules to targets), ``sqs`` (event source mappings), ``sns`` (Lambda subscribers), ``streams``
+(global table replication, table to Kinesis, Firehose to S3), ``cloudwatch`` (metrics, metric
+math, alarms, dashboards), ``slack`` (the Slack stand-in), ``frontdoor`` (a Route 53 latency
+record with health checks). They share ``graph`` (each region's resolved resources and the
+client factory for moto), ``settings`` (every ``LOCALCLOUD_*`` variable), ``poller`` and
+``scheduler``; ``cloud`` wires them together and ``main`` (``make demo``) starts them all.
 """
 
 from typing import Any

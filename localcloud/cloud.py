@@ -9,111 +9,25 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
-import queue
-import re
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from localcloud import gateway
-from localcloud.alarms import CloudWatch
-from localcloud.events import LambdaTarget, Poller, RuleTarget, eventbridge_delivery, sqs_event_source
+from localcloud.cloudwatch.aws_metrics import replication_recorder
+from localcloud.cloudwatch.service import CloudWatch
+from localcloud.eventbridge import LambdaTarget, RuleTarget, eventbridge_delivery
+from localcloud.graph import Graph, Region, aws_client
 from localcloud.httpserver import PooledServer
-from localcloud.metrics import replication_recorder
+from localcloud.logs import LogShipper
+from localcloud.poller import Poller
 from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract
-from localcloud.streams import Streams
+from localcloud.sqs import sqs_event_source
+from localcloud.streams.service import Streams
 
 ROOT = Path(__file__).resolve().parent.parent
-log = logging.getLogger("localcloud")
-
-
-_session = boto3.session.Session()
-_session_lock = threading.Lock()
-
-
-def aws_client(service: str, region: str, endpoint: str) -> Any:
-    """A client of the local cloud's moto. Every client comes from one session, so botocore
-    loads each service's model once (a session of its own cost each client about 9 MB); a
-    session is not thread-safe but its clients are, so only creating one takes the lock.
-    https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html#multithreading-or-multiprocessing-with-clients"""
-    with _session_lock:
-        return _session.client(
-            service,
-            region_name=region,
-            endpoint_url=endpoint,
-            aws_access_key_id="localcloud",
-            aws_secret_access_key="localcloud",  # noqa: S106 - moto accepts any credentials
-        )
-
-
-class Graph:
-    """One region's deployed resources, with look-ups by type, id and ARN."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.region: str = data["region"]
-        self.resources: list[dict[str, Any]] = data["resources"]
-        self.taps: dict[str, str] = data.get("taps", {})
-        self.not_emulated: list[dict[str, str]] = data.get("notEmulated", [])
-
-    def of_type(self, typ: str) -> list[dict[str, Any]]:
-        return [resource for resource in self.resources if resource["type"] == typ]
-
-    def by_id(self, typ: str, resource_id: str) -> dict[str, Any]:
-        return next(r for r in self.of_type(typ) if r["id"] == resource_id)
-
-
-class LogShipper(threading.Thread):
-    """Batches log lines into CloudWatch Logs (moto) and mirrors them to .localcloud/logs/."""
-
-    def __init__(self, region: str, endpoint: str, directory: Path) -> None:
-        super().__init__(name=f"logs-{region}", daemon=True)
-        self.logs = aws_client("logs", region, endpoint)
-        self.directory = directory
-        self.lines: queue.Queue[tuple[str, str, str, int]] = queue.Queue()
-        self.streams: set[tuple[str, str]] = set()
-        directory.mkdir(parents=True, exist_ok=True)
-
-    def ship(self, group: str, stream: str, line: str) -> None:
-        self.lines.put((group, stream, line, int(time.time() * 1000)))
-
-    def run(self) -> None:
-        while True:
-            batch = [self.lines.get()]
-            time.sleep(0.2)
-            while not self.lines.empty() and len(batch) < 5000:
-                batch.append(self.lines.get_nowait())
-            self._flush(batch)
-
-    def _flush(self, batch: list[tuple[str, str, str, int]]) -> None:
-        grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for group, stream, line, timestamp in batch:
-            grouped.setdefault((group, stream), []).append({"timestamp": timestamp, "message": line})
-        for (group, stream), events in grouped.items():
-            file = self.directory / (re.sub(r"[^A-Za-z0-9_.-]+", "_", group.strip("/")) + ".log")
-            with file.open("a") as handle:
-                handle.writelines(event["message"] + "\n" for event in events)
-            try:
-                if (group, stream) not in self.streams:
-                    self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
-                    self.streams.add((group, stream))
-                self.logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
-            except Exception:
-                log.exception("could not ship logs to %s", group)
-
-
-@dataclass
-class Region:
-    graph: Graph
-    functions: dict[str, LocalFunction] = field(default_factory=dict)  # by source folder
-    apis: dict[str, gateway.Api] = field(default_factory=dict)  # "user" | "slack"
-    urls: dict[str, str] = field(default_factory=dict)
 
 
 class LocalCloud:
@@ -138,7 +52,7 @@ class LocalCloud:
         for region in self.regions.values():
             self._apis(region)
             self._deliveries(region)
-        # Monitoring (localcloud.metrics, localcloud.alarms): hooks the functions and gateways above.
+        # Monitoring (localcloud.cloudwatch): hooks the functions and gateways above.
         self.cloudwatch = CloudWatch(
             self.regions, self.runner.find, lambda service, region: aws_client(service, region, moto_url)
         )

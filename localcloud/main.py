@@ -26,7 +26,7 @@ from typing import Any
 
 from localcloud import settings
 from localcloud.cloud import ROOT, LocalCloud
-from localcloud.dashboard import Dashboard
+from localcloud.cloudwatch.dashboard import Dashboard
 from localcloud.frontdoor import FrontDoor
 from localcloud.slack import SlackStandIn
 from tools import program

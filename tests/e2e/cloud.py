@@ -15,7 +15,7 @@ from typing import Any
 from waiting import wait_for
 
 from bench.ledger import LocalCloudClient
-from localcloud.cloud import aws_client
+from localcloud.graph import aws_client
 
 ROOT = Path(__file__).resolve().parents[2]
 # Debian's Chromium by default; CHROMIUM_EXECUTABLE points elsewhere (e.g. GitHub's Chrome).

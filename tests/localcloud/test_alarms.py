@@ -9,20 +9,12 @@ from datetime import UTC, datetime
 import pytest
 from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent, SNSEvent
 
-from localcloud.alarms import (
-    ALARM,
-    INSUFFICIENT_DATA,
-    OK,
-    Alarm,
-    Expression,
-    ExpressionError,
-    breaches,
-    decide,
-    lambda_action_event,
-    sns_message,
-)
-from localcloud.events import sns_event
-from localcloud.metrics import RegionMetrics, parse_emf, statistic
+from localcloud.cloudwatch.actions import lambda_action_event, sns_message
+from localcloud.cloudwatch.alarms import ALARM, INSUFFICIENT_DATA, OK, Alarm, breaches, decide
+from localcloud.cloudwatch.emf import parse_emf
+from localcloud.cloudwatch.metric_math import Expression, ExpressionError
+from localcloud.cloudwatch.metrics import RegionMetrics, statistic
+from localcloud.sns import sns_event
 
 EMF = json.dumps(
     {

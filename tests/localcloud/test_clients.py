@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from localcloud.cloud import aws_client
+from localcloud.graph import aws_client
 
 MOTO = "http://127.0.0.1:1"  # never called: creating a client makes no request
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from localcloud.dashboard import PERIODS, widget_data
-from localcloud.metrics import RegionMetrics, dimensions
+from localcloud.cloudwatch.dashboard import PERIODS, widget_data
+from localcloud.cloudwatch.metrics import RegionMetrics, dimensions
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = 60.0  # one real second per AWS minute
@@ -41,7 +41,7 @@ def test_a_series_with_no_data_is_all_null_not_zero() -> None:
 
 
 def test_dashboard_page_tells_uplot_not_to_span_gaps() -> None:
-    script = (ROOT / "localcloud" / "static" / "dashboard.js").read_text()
+    script = (ROOT / "localcloud" / "cloudwatch" / "static" / "dashboard.js").read_text()
     assert "spanGaps: false" in script
     assert "spanGaps: true" not in script
 

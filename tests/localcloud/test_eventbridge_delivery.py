@@ -9,7 +9,7 @@ from typing import Any
 
 from waiting import wait_for
 
-from localcloud.events import LambdaTarget, RuleTarget, eventbridge_delivery
+from localcloud.eventbridge import LambdaTarget, RuleTarget, eventbridge_delivery
 
 RULE = "arn:aws:events:us-east-1:123456789012:rule/bus/clicks"
 

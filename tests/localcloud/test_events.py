@@ -3,7 +3,7 @@ EventBridge's message attributes."""
 
 from __future__ import annotations
 
-from localcloud.events import DeliveryError, LambdaTarget, deliver_with_retries
+from localcloud.eventbridge import DeliveryError, LambdaTarget, deliver_with_retries
 
 RULE = "arn:aws:events:us-east-1:123456789012:rule/bus/page-viewed"
 TARGET = "arn:aws:lambda:us-east-1:123456789012:function:writer"

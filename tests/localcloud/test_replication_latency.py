@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from localcloud.dashboard import widget_data
-from localcloud.metrics import RegionMetrics, dimensions, replication_recorder
-from localcloud.streams import ReplicationLog, Replicator
+from localcloud.cloudwatch.aws_metrics import replication_recorder
+from localcloud.cloudwatch.dashboard import widget_data
+from localcloud.cloudwatch.metrics import RegionMetrics, dimensions
+from localcloud.streams.replication import ReplicationLog, Replicator
 
 EAST, WEST = "us-east-1", "us-west-2"
 TABLE = "active-active-table"

@@ -14,20 +14,17 @@ from typing import Any
 
 import pytest
 
-from localcloud.streams import (
+from localcloud.settings import time_scale
+from localcloud.streams.firehose import (
     DeliveryConfig,
     FirehoseDelivery,
-    ReplicationLog,
-    TableStreamReader,
-    Version,
     expand_prefix,
-    fingerprint,
-    global_tables,
-    kinesis_record,
     object_body,
     object_key,
-    time_scale,
 )
+from localcloud.streams.kinesis import kinesis_record
+from localcloud.streams.replication import ReplicationLog, Version, fingerprint, global_tables
+from localcloud.streams.shards import TableStreamReader
 
 ARCHIVE_PREFIX = (
     "changes/region=us-east-1/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"

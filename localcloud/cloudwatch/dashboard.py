@@ -26,8 +26,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Response
 
-from localcloud.alarms import CloudWatch
-from localcloud.metrics import Dimensions, RegionMetrics, dimensions, statistic
+from localcloud.cloudwatch.metrics import Dimensions, RegionMetrics, dimensions, statistic
+from localcloud.cloudwatch.service import CloudWatch
 
 STATIC = Path(__file__).resolve().parent / "static"
 UPLOT = "vendor/uplot-1.6.32"

@@ -1,5 +1,5 @@
-"""Event delivery, locally: EventBridge rules to their targets, SQS event source mappings, and
-SNS subscriptions, as the deployed resources configure them.
+"""EventBridge delivery, locally: each rule's matched events to its targets, as the deployed
+resources configure them.
 
 moto matches events to rules and puts them on each rule's tap queue (see the deployer); here
 they are handed to the rule's real targets: Lambda functions are invoked asynchronously, which
@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from localcloud.runner import FunctionError, LocalFunction, Throttled
+from localcloud.poller import Poller
+from localcloud.runner import LocalFunction
 from localcloud.scheduler import Scheduler
 from localcloud.settings import time_scale
 
 log = logging.getLogger("localcloud.events")
+
+
 # Deliveries of one rule in flight at once (each waits out its own backoff).
 DELIVERY_WORKERS = 8
 
@@ -116,35 +117,6 @@ def deliver_with_retries(
     send_to_queue(target.dead_letter_arn, json.dumps(event), attributes)
 
 
-class Poller(threading.Thread):
-    """A daemon thread that calls `step` until stopped, pausing after errors; the scheduler its
-    steps hand work to, if any, starts and stops with it."""
-
-    def __init__(self, name: str, step: Callable[[], None], scheduler: Scheduler | None = None) -> None:
-        super().__init__(name=name, daemon=True)
-        self.step = step
-        self.scheduler = scheduler
-        self.stopped = threading.Event()
-
-    def start(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.start()
-        super().start()
-
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                self.step()
-            except Exception:
-                log.exception("%s failed; retrying", self.name)
-                self.stopped.wait(1)
-
-    def stop(self) -> None:
-        self.stopped.set()
-        if self.scheduler is not None:
-            self.scheduler.stop()
-
-
 def eventbridge_delivery(
     sqs: Any, rule: RuleTarget, send_to_queue: Callable[[str, str, dict[str, Any]], None]
 ) -> Poller:
@@ -167,94 +139,3 @@ def eventbridge_delivery(
             sqs.delete_message(QueueUrl=rule.tap_url, ReceiptHandle=message["ReceiptHandle"])
 
     return Poller(f"eventbridge {name}", step, deliveries)
-
-
-def sqs_event_source(
-    sqs: Any,
-    queue_url: str,
-    queue_arn: str,
-    region: str,
-    function: LocalFunction,
-    batch_size: int,
-    window_seconds: int,
-    report_failures: bool,
-) -> Poller:
-    """An SQS event source mapping: batches to the function, partial failures left on the queue."""
-
-    def step() -> None:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=min(batch_size, 10),
-            WaitTimeSeconds=max(1, min(window_seconds, 20)),
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not messages:
-            return
-        event = {"Records": [_sqs_record(message, queue_arn, region) for message in messages]}
-        try:
-            response = function.invoke(event, wait=True)
-        except (FunctionError, Throttled):
-            return  # the whole batch becomes visible again after the visibility timeout
-        failed = set()
-        if report_failures and isinstance(response, dict):
-            failed = {item.get("itemIdentifier") for item in response.get("batchItemFailures") or []}
-        for message in messages:
-            if message["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    return Poller(f"sqs {queue_arn.rsplit(':', 1)[-1]}", step)
-
-
-def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    attributes = message.get("Attributes", {})
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {
-            "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
-            "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
-            "SenderId": attributes.get("SenderId", "AIDALOCALCLOUD"),
-            "ApproximateFirstReceiveTimestamp": attributes.get(
-                "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))
-            ),
-        },
-        "messageAttributes": {
-            name: {
-                "stringValue": value.get("StringValue"),
-                "binaryValue": value.get("BinaryValue"),
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": value.get("DataType", "String"),
-            }
-            for name, value in message.get("MessageAttributes", {}).items()
-        },
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
-
-
-def sns_event(topic_arn: str, subscription_arn: str, subject: str | None, message: str) -> dict[str, Any]:
-    """The event SNS gives a Lambda subscriber."""
-    return {
-        "Records": [
-            {
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": subscription_arn,
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": f"{time.time_ns()}",
-                    "TopicArn": topic_arn,
-                    "Subject": subject,
-                    "Message": message,
-                    "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
-                    "SignatureVersion": "1",
-                    "MessageAttributes": {},
-                },
-            }
-        ]
-    }

@@ -1,18 +1,5 @@
 """CloudWatch metrics, locally: what AWS would record, kept in memory and written to moto.
 
-Sources, as in AWS:
-- Embedded metric format (EMF) lines in function logs (Powertools prints them): every JSON line
-  with an ``_aws.CloudWatchMetrics`` directive becomes one datapoint per metric, value and
-  dimension set.
-- AWS/Lambda ``Invocations``, ``Errors``, ``Throttles``, ``Duration`` per ``FunctionName``, from
-  the runner's invocation records.
-- AWS/ApiGateway ``Count``, ``4xx``, ``5xx``, ``Latency`` per ``ApiId`` and ``Stage`` ``$default``,
-  from each gateway's per-request callback.
-- AWS/SQS ``ApproximateNumberOfMessagesVisible`` per ``QueueName``, sampled from moto once per
-  minute of AWS time (see LOCALCLOUD_TIME_SCALE in ``localcloud.alarms``).
-- AWS/DynamoDB ``ReplicationLatency`` per ``TableName`` and ``ReceivingRegion``, from the
-  replicator (``localcloud.streams``): one datapoint per replicated write, in the source region.
-
 Every datapoint keeps its real timestamp. The in-memory series are what the alarm evaluator and
 the dashboard read (moto's ``get_metric_data`` can't do metric math, and its periods can't be
 compressed); the same datapoints are written to moto in batches, so ``get_metric_data`` and
@@ -22,18 +9,18 @@ compressed); the same datapoints are written to moto in batches, so ``get_metric
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 log = logging.getLogger("localcloud.metrics")
+
 
 Dimensions = tuple[tuple[str, str], ...]  # sorted (name, value) pairs: a hashable dimension set
 MAX_PUT_BATCH = 500  # put_metric_data accepts 1000 datapoints a call; stay well below
@@ -51,39 +38,6 @@ class Datapoint:
     value: float
     unit: str
     timestamp: float  # epoch seconds
-
-
-def parse_emf(line: str, now: float | None = None) -> list[Datapoint]:
-    """The datapoints of one log line in CloudWatch embedded metric format; [] for any other line.
-
-    Values may be a number or a list of numbers (Powertools prints lists); a line that is not a
-    valid EMF document is ignored, as CloudWatch Logs ignores it.
-    """
-    if '"_aws"' not in line:
-        return []
-    try:
-        document = json.loads(line)
-        directive = document["_aws"]
-        timestamp = float(directive.get("Timestamp", (now or time.time()) * 1000)) / 1000
-        points = []
-        for block in directive["CloudWatchMetrics"]:
-            namespace = str(block["Namespace"])
-            sets = block.get("Dimensions") or [[]]
-            for metric in block["Metrics"]:
-                name = metric["Name"]
-                raw = document.get(name)
-                values = raw if isinstance(raw, list) else [raw]
-                numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-                for dimension_names in sets:
-                    dims = dimensions({key: document[key] for key in dimension_names})
-                    points += [
-                        Datapoint(namespace, name, dims, value, metric.get("Unit", "None"), timestamp)
-                        for value in numbers
-                        if math.isfinite(value)
-                    ]
-        return points
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return []
 
 
 class Series:
@@ -218,98 +172,6 @@ UNITS = {
     "Count/Second",
     "None",
 }
-
-
-# Hooks: how each source reaches a region's metrics
-
-
-def emf_tap(ship: Callable[[str, str, str], None], metrics: RegionMetrics) -> Callable[[str, str, str], None]:
-    """A log-shipping callback that also turns EMF lines into metrics, as CloudWatch Logs does."""
-
-    def tapped(group: str, stream: str, line: str) -> None:
-        ship(group, stream, line)
-        for point in parse_emf(line):
-            metrics.add(point)
-
-    return tapped
-
-
-def lambda_recorder(function_name: str, metrics: RegionMetrics) -> Callable[[Any], None]:
-    """The runner's per-invocation callback: AWS/Lambda metrics for one function."""
-    dims = {"FunctionName": function_name}
-
-    def record(invocation: Any) -> None:
-        now = time.time()
-        if invocation.throttled:
-            metrics.put("AWS/Lambda", "Throttles", dims, 1, "Count", now)
-            return
-        metrics.put("AWS/Lambda", "Invocations", dims, 1, "Count", now)
-        metrics.put("AWS/Lambda", "Errors", dims, int(invocation.error is not None), "Count", now)
-        metrics.put("AWS/Lambda", "Throttles", dims, 0, "Count", now)
-        metrics.put("AWS/Lambda", "Duration", dims, invocation.duration_ms, "Milliseconds", now)
-
-    return record
-
-
-def api_recorder(api_id: str, metrics: RegionMetrics) -> Callable[[str, float], None]:
-    """A gateway's per-request callback: AWS/ApiGateway metrics for one HTTP API's stage."""
-    dims = {"ApiId": api_id, "Stage": "$default"}
-    units = {"Latency": "Milliseconds"}
-
-    def record(name: str, value: float) -> None:
-        metrics.put("AWS/ApiGateway", name, dims, value, units.get(name, "Count"))
-
-    return record
-
-
-def replication_recorder(
-    metrics: Mapping[str, RegionMetrics],
-) -> Callable[[str, str, str, float, float], None]:
-    """The replicator's per-write callback: AWS/DynamoDB ReplicationLatency, from the source stream
-    record's creation time to the write landing in the receiving region."""
-
-    # Per source and destination pair, dimension ReceivingRegion, so in the source region:
-    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_monitoring.html
-    def record(table: str, source: str, receiving: str, created: float, landed: float) -> None:
-        if source in metrics:
-            dims = {"TableName": table, "ReceivingRegion": receiving}
-            latency_ms = max(0.0, (landed - created) * 1000)
-            metrics[source].put(
-                "AWS/DynamoDB", "ReplicationLatency", dims, latency_ms, "Milliseconds", landed
-            )
-
-    return record
-
-
-class QueueDepthSampler(threading.Thread):
-    """AWS/SQS ApproximateNumberOfMessagesVisible for each queue, sampled from moto."""
-
-    def __init__(self, sqs: Any, queues: Iterable[tuple[str, str]], metrics: RegionMetrics, interval: float):
-        super().__init__(name=f"sqs-depth-{metrics.region}", daemon=True)
-        self.sqs = sqs
-        self.queues = list(queues)  # (name, url)
-        self.metrics = metrics
-        self.interval = interval
-        self.stopped = threading.Event()
-
-    def sample(self) -> None:
-        for name, url in self.queues:
-            try:
-                attributes = self.sqs.get_queue_attributes(
-                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-                )["Attributes"]
-            except Exception:
-                log.exception("could not read the depth of %s", name)
-                continue
-            visible = int(attributes.get("ApproximateNumberOfMessages", 0))
-            self.metrics.put("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": name}, visible)
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            self.sample()
-
-    def stop(self) -> None:
-        self.stopped.set()
 
 
 def statistic(values: list[float], stat: str) -> float | None:

@@ -1,0 +1,40 @@
+"""A service's polling loop: a daemon thread that calls one step until stopped."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from localcloud.scheduler import Scheduler
+
+log = logging.getLogger("localcloud.events")
+
+
+class Poller(threading.Thread):
+    """A daemon thread that calls `step` until stopped, pausing after errors; the scheduler its
+    steps hand work to, if any, starts and stops with it."""
+
+    def __init__(self, name: str, step: Callable[[], None], scheduler: Scheduler | None = None) -> None:
+        super().__init__(name=name, daemon=True)
+        self.step = step
+        self.scheduler = scheduler
+        self.stopped = threading.Event()
+
+    def start(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.start()
+        super().start()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.step()
+            except Exception:
+                log.exception("%s failed; retrying", self.name)
+                self.stopped.wait(1)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.scheduler is not None:
+            self.scheduler.stop()

@@ -1,0 +1,137 @@
+"""Every region's table streams, Kinesis streaming destinations and Firehose deliveries, built from
+the deployed resources and polled until stopped. Each table's stream is read once and handed to
+each of its consumers (the replicator, the streaming destination).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from localcloud.graph import Graph, aws_client
+from localcloud.poller import Poller
+from localcloud.settings import time_scale
+from localcloud.streams.firehose import DeliveryConfig, FirehoseDelivery
+from localcloud.streams.kinesis import StreamingDestination
+from localcloud.streams.replication import Landed, ReplicationLog, Replicator, global_tables
+from localcloud.streams.shards import KinesisReader, TableStreamReader
+
+log = logging.getLogger("localcloud.streams")
+
+
+DESTINATION = "aws:dynamodb/kinesisStreamingDestination:KinesisStreamingDestination"
+DELIVERY = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+
+
+# Fast while changes flow, slower when idle: replicas stay within ~0.5 s of each other.
+ACTIVE_POLL = 0.2
+IDLE_POLL = 0.5
+
+
+class TableStream:
+    """One region's table stream, read once and handed to each consumer."""
+
+    def __init__(self, region: str, table: str, dynamodb: Any, streams: Any, consumers: list[Any]) -> None:
+        self.region = region
+        self.table = table
+        self.dynamodb = dynamodb
+        self.streams = streams
+        self.consumers = consumers
+        self.reader: TableStreamReader | None = None
+
+    def open(self) -> None:
+        arn = self.dynamodb.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
+        self.reader = TableStreamReader(self.streams, {"StreamArn": arn})
+        self.reader.open()
+
+    def step(self) -> float:
+        assert self.reader is not None, "open() first"
+        records = self.reader.read()
+        for consumer in self.consumers:
+            consumer.accept(records)
+        for consumer in self.consumers:
+            try:
+                consumer.flush()
+            except Exception:
+                # Kept pending by the consumer; the next step retries it.
+                log.exception("%s: %s could not deliver", self.table, type(consumer).__name__)
+        return ACTIVE_POLL if records else IDLE_POLL
+
+
+class Streams:
+    """Every region's table streams, Kinesis streaming destinations and Firehose deliveries."""
+
+    def __init__(self, graphs: list[dict[str, Any]], moto_url: str) -> None:
+        self.graphs = [Graph(data) for data in graphs]
+        self.moto_url = moto_url
+        self.replicas = global_tables(self.graphs)
+        self.log = ReplicationLog(self.replicas)
+        self.landed: Landed | None = None  # set before start(): aws_metrics.replication_recorder
+        self.scale = time_scale()
+        self.tables: list[TableStream] = []
+        self.deliveries: list[FirehoseDelivery] = []
+        self.pollers: list[Poller] = []
+
+    def _client(self, service: str, region: str) -> Any:
+        return aws_client(service, region, self.moto_url)
+
+    def _build(self) -> None:
+        for graph in self.graphs:
+            region = graph.region
+            consumers: dict[str, list[Any]] = {}
+            for table, regions in self.replicas.items():
+                if region in regions:
+                    clients = {other: self._client("dynamodb", other) for other in regions if other != region}
+                    consumers.setdefault(table, []).append(
+                        Replicator(region, table, self.log, clients, self.landed)
+                    )
+            for destination in graph.of_type(DESTINATION):
+                table = destination["inputs"]["tableName"]
+                stream = destination["inputs"]["streamArn"].split(":stream/", 1)[1]
+                kinesis = self._client("kinesis", region)
+                consumers.setdefault(table, []).append(StreamingDestination(region, table, kinesis, stream))
+            for table, wanted in consumers.items():
+                self.tables.append(
+                    TableStream(
+                        region,
+                        table,
+                        self._client("dynamodb", region),
+                        self._client("dynamodbstreams", region),
+                        wanted,
+                    )
+                )
+            for resource in graph.of_type(DELIVERY):
+                if not (resource["inputs"].get("kinesisSourceConfiguration") or {}).get("kinesisStreamArn"):
+                    continue  # direct PUT: moto's Firehose writes those itself
+                config = DeliveryConfig.from_resource(resource, self.scale)
+                reader = KinesisReader(self._client("kinesis", region), {"StreamName": config.stream_name})
+                self.deliveries.append(FirehoseDelivery(config, reader, self._client("s3", region)))
+
+    def start(self) -> None:
+        """Positions every reader at LATEST, then starts polling: no change after this is missed."""
+        self._build()
+        for table in self.tables:
+            table.open()
+            self.pollers.append(_poller(f"table stream {table.region} {table.table}", table.step))
+        for delivery in self.deliveries:
+            delivery.reader.open()
+            self.pollers.append(_poller(f"firehose {delivery.config.name}", delivery.step))
+        for poller in self.pollers:
+            poller.start()
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        for poller in self.pollers:
+            poller.join(timeout=5)
+
+
+def _poller(name: str, step: Callable[[], float]) -> Poller:
+    """A Poller that waits (interruptibly) as long as `step` asks between calls."""
+
+    def wait_as_asked() -> None:
+        poller.stopped.wait(step())
+
+    poller = Poller(name, wait_as_asked)
+    return poller
