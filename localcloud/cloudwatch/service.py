@@ -16,6 +16,7 @@ from localcloud.cloudwatch.emf import emf_tap
 from localcloud.cloudwatch.evaluator import AlarmEvaluator
 from localcloud.cloudwatch.metric_math import ExpressionError
 from localcloud.cloudwatch.metrics import RegionMetrics
+from localcloud.graph import Region
 from localcloud.settings import time_scale
 
 log = logging.getLogger("localcloud.alarms")
@@ -26,7 +27,7 @@ class CloudWatch:
 
     def __init__(
         self,
-        regions: Mapping[str, Any],  # name -> cloud.Region
+        regions: Mapping[str, Region],
         find_function: Callable[[str], Any],  # ARN -> LocalFunction | None
         aws_client: Callable[[str, str], Any],  # (service, region) -> a boto3 client for moto
     ) -> None:
