@@ -106,7 +106,7 @@ class AppFunction(pulumi.ComponentResource):
             memory_size=defaults.memory_mb,
             timeout=args.timeout,
             handler=f"{args.source}.app.handler",
-            code=function_archive(args.source),
+            code=function_archive(args.source, defaults.runtime),
             layers=[powertools, *args.extra_layers],
             tracing_config={"mode": "Active"},
             logging_config={"log_format": "Text", "log_group": self.log_group.name},

@@ -5,11 +5,14 @@ content, so an unchanged function produces the same zip (and no Lambda update), 
 is only rebuilt when ``functions/requirements.txt`` changes. Nothing built here is committed.
 
 A function's zip also carries ``botocore-data/``: botocore's data trimmed to the operations the
-function calls (``components/botocore_data.py``), generated from the pinned botocore.
+function calls (``components/botocore_data.py``), generated from the pinned botocore; and both
+carry bytecode for the runtime's Python when this machine has that interpreter
+(``components/bytecode.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import subprocess
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pulumi
 
-from components import botocore_data
+from components import botocore_data, bytecode
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
@@ -82,13 +85,37 @@ def function_entries(source: str) -> list[tuple[str, bytes]]:
     )
 
 
-def function_archive(source: str) -> pulumi.FileArchive:
-    """``functions/<source>`` plus the shared package and its botocore data, as a zip whose
-    root is ``functions/``."""
+def with_bytecode(entries: list[tuple[str, bytes]], runtime: str) -> list[tuple[str, bytes]]:
+    """``entries`` plus their bytecode for ``runtime``, or unchanged when this machine has no
+    interpreter for it (said once per runtime)."""
+    python = bytecode.interpreter(runtime)
+    if python is None:
+        _warn_once(runtime)
+        return entries
+    return sorted(entries + bytecode.compiled(entries, python, runtime))
+
+
+@functools.cache
+def _warn_once(runtime: str) -> None:
+    pulumi.log.warn(
+        f"no {runtime} interpreter on this machine: packages carry no bytecode, so each cold "
+        "start compiles the function's modules (install Python "
+        f"{bytecode.version_of(runtime)} to build them with bytecode)"
+    )
+
+
+def _bytecode_salt(runtime: str) -> str:
+    """What the digest of a package knows of its bytecode: the cache tag, or none."""
+    return bytecode.cache_tag(runtime) if bytecode.interpreter(runtime) else "no-bytecode"
+
+
+def function_archive(source: str, runtime: str) -> pulumi.FileArchive:
+    """``functions/<source>`` plus the shared package and its botocore data, with bytecode for
+    ``runtime``, as a zip whose root is ``functions/``."""
     entries = function_entries(source)
-    target = BUILD / "functions" / f"{source}-{_digest(entries)}.zip"
+    target = BUILD / "functions" / f"{source}-{_digest(entries, _bytecode_salt(runtime))}.zip"
     if not target.exists():
-        _write_zip(target, entries)
+        _write_zip(target, with_bytecode(entries, runtime))
     return pulumi.FileArchive(str(target))
 
 
@@ -97,7 +124,9 @@ def dependencies_archive(architecture: str, runtime: str) -> pulumi.FileArchive:
     requirements = FUNCTIONS / "requirements.txt"
     platform = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}[architecture]
     python_version = runtime.removeprefix("python")
-    key = _digest([("requirements.txt", requirements.read_bytes())], platform, python_version)
+    key = _digest(
+        [("requirements.txt", requirements.read_bytes())], platform, python_version, _bytecode_salt(runtime)
+    )
     target = BUILD / "layers" / f"dependencies-{key}.zip"
     if target.exists():
         return pulumi.FileArchive(str(target))
@@ -105,12 +134,16 @@ def dependencies_archive(architecture: str, runtime: str) -> pulumi.FileArchive:
     # A staging folder per build, like the zip's temporary file: concurrent builds don't mix.
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".dependencies-{key}.") as staging_dir:
         staging = Path(staging_dir)
-        _install(requirements, platform, python_version, staging / "python")
-        _write_zip(target, _files(staging / "python", "python"))
+        install_for_lambda(staging / "python", platform, python_version, "--requirement", str(requirements))
+        _write_zip(target, with_bytecode(_files(staging / "python", "python"), runtime))
     return pulumi.FileArchive(str(target))
 
 
-def _install(requirements: Path, platform: str, python_version: str, target: Path) -> None:
+def install_for_lambda(target: Path, platform: str, python_version: str, *requirements: str) -> None:
+    """pip-installs ``requirements`` (arguments as pip takes them) into ``target`` from wheels for
+    a Lambda platform and Python version, as AWS documents
+    (https://docs.aws.amazon.com/lambda/latest/dg/python-package.html#python-package-wheels);
+    without bytecode, which ``bytecode`` compiles for the runtime where wanted."""
     result = subprocess.run(  # noqa: S603 - fixed argument list, no shell
         [
             sys.executable,
@@ -125,12 +158,13 @@ def _install(requirements: Path, platform: str, python_version: str, target: Pat
             f"--python-version={python_version}",
             "--implementation=cp",
             f"--target={target}",
-            "--requirement",
-            str(requirements),
+            *requirements,
         ],
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"installing functions/requirements.txt for the layer failed:\n{result.stderr}")
+        raise RuntimeError(
+            f"installing {' '.join(requirements)} for Python {python_version} failed:\n{result.stderr}"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import threading
 import zipfile
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from botocore.loaders import Loader
 from conftest import FUNCTIONS
 
-from components import botocore_data, packaging
+from components import botocore_data, bytecode, packaging
 
 DECLARED = botocore_data.declared_operations()
 SERVICES = sorted({service for operations in DECLARED.values() for service in operations})
@@ -120,6 +121,57 @@ def test_concurrent_builds_of_the_same_zip_all_succeed(tmp_path):
     assert errors == []
     assert zipfile.ZipFile(io.BytesIO(target.read_bytes())).testzip() is None
     assert [path.name for path in tmp_path.iterdir()] == ["health.zip"]
+
+
+RUNTIME = "python3.13"
+RUNTIME_PYTHON = bytecode.interpreter(RUNTIME)
+needs_runtime_python = pytest.mark.skipif(RUNTIME_PYTHON is None, reason=f"no {RUNTIME} interpreter here")
+
+
+@needs_runtime_python
+def test_every_module_of_a_function_zip_has_bytecode_for_the_runtime():
+    names = {name for name, _ in packaging.with_bytecode(packaging.function_entries("clicks"), RUNTIME)}
+    sources = {name for name in names if name.endswith(".py")}
+    assert "clicks/__pycache__/app.cpython-313.pyc" in names
+    for source in sources:
+        folder, _, module = source.rpartition("/")
+        assert f"{folder}/__pycache__/{module[:-3]}.cpython-313.pyc" in names, source
+
+
+@needs_runtime_python
+def test_bytecode_is_the_same_bytes_on_every_build():
+    entries = packaging.function_entries("writer")
+    assert bytecode.compiled(entries, RUNTIME_PYTHON, RUNTIME) == bytecode.compiled(
+        entries, RUNTIME_PYTHON, RUNTIME
+    )
+
+
+@needs_runtime_python
+def test_the_runtime_imports_the_packaged_bytecode_without_compiling_the_source(tmp_path):
+    """The bytecode is hash-based and unchecked: the interpreter takes it as it is. A source
+    changed after the build proves it: the import still gives the built behaviour."""
+    for name, content in packaging.with_bytecode(packaging.function_entries("health"), RUNTIME):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    text = tmp_path / "shared" / "text.py"
+    text.write_text(text.read_text().replace('singular + "s"', 'singular + "z"'))
+    script = "import sys; sys.path.insert(0, '.'); import shared.text; print(shared.text.noun(2, 'click'))"
+    result = subprocess.run(
+        [RUNTIME_PYTHON, "-I", "-S", "-B", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "clicks"
+
+
+def test_without_the_runtime_interpreter_a_zip_carries_no_bytecode(monkeypatch):
+    monkeypatch.setattr(bytecode, "interpreter", lambda runtime: None)
+    monkeypatch.setattr(packaging, "_warn_once", lambda runtime: None)
+    entries = packaging.function_entries("health")
+    assert packaging.with_bytecode(entries, RUNTIME) == entries
+    assert packaging._bytecode_salt(RUNTIME) == "no-bytecode"
 
 
 # Endpoints: every region of every partition, resolved by a client on the trimmed data and by
