@@ -18,7 +18,7 @@ import math
 import os
 from dataclasses import asdict, dataclass
 
-from shared import aws, parameters
+from shared import aws, jsonparse, parameters
 
 MAX_AGE_SECONDS = min(int(os.environ.get("CHAOS_MAX_AGE_SECONDS", "3")), 5)
 
@@ -46,8 +46,8 @@ class ChaosState:
     @classmethod
     def from_json(cls, text: str) -> ChaosState:
         try:
-            raw = json.loads(text)
-        except RecursionError as error:
+            raw = jsonparse.loads(text)
+        except jsonparse.NestedTooDeeply as error:
             raise ChaosStateError("chaos state is nested too deeply") from error
         except ValueError as error:  # JSONDecodeError, or an integer over Python's 4300-digit limit
             raise ChaosStateError(f"chaos state is not JSON: {error}") from error

@@ -17,7 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
-from shared import aws, chaos
+from shared import aws, chaos, jsonparse
 from shared.router import NextMiddleware, Response, Router
 
 logger = Logger(child=True)
@@ -118,8 +118,8 @@ def json_object_body(app: Router, *, required: bool = True) -> dict[str, Any]:
     if len(data) > MAX_BODY_BYTES:
         raise ApiError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(data)
-    except RecursionError as error:
+        body = jsonparse.loads(data)
+    except jsonparse.NestedTooDeeply as error:
         raise ApiError(400, "request body is nested too deeply") from error
     except ValueError as error:  # also not UTF-8, and integers over Python's 4300-digit limit
         raise ApiError(400, "request body is not valid JSON") from error

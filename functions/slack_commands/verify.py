@@ -27,7 +27,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import os
 import re
 import time
@@ -35,7 +34,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger
-from shared import parameters
+from shared import jsonparse, parameters
 from shared.http import ApiError
 from shared.router import NextMiddleware, Request, Response, Router
 
@@ -194,8 +193,8 @@ def form_fields(body: bytes) -> dict[str, str]:
 
 def json_object(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body)
-    except RecursionError as error:
+        payload = jsonparse.loads(body)
+    except jsonparse.NestedTooDeeply as error:
         raise ApiError(400, "request body is nested too deeply") from error
     except ValueError as error:  # also not UTF-8, and integers over Python's 4300-digit limit
         raise ApiError(400, "request body is not valid JSON") from error
