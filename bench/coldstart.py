@@ -1,5 +1,7 @@
 """Cold starts: every function from a fresh interpreter to its first response, against a bare
-``import boto3`` in a fresh interpreter, on a running local cloud (one region).
+``import boto3`` in a fresh interpreter, on a running local cloud (one region). Both run on the
+runtime's Python with the packages a worker gets (``localcloud.runtimes``): the function's zip
+with its bytecode, its layers and the runtime's boto3.
 
 Each round runs the baseline, then every function once, so machine noise hits all alike; a
 function's ratio in a round is its time over that round's baseline, and the figure reported is
@@ -20,7 +22,6 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -335,13 +336,14 @@ class Sample:
     logs: str  # the end of the function's own output, to explain a failure
 
 
-def spawn(spec: FunctionSpec | None, environment: dict[str, str], event: Any = None, warm: int = 0) -> Sample:
-    """A fresh interpreter answering one request (or, without a spec, importing boto3): the time
-    from process start to its first answer, then ``warm`` direct handler calls timed inside it."""
+def spawn(spec: FunctionSpec, event: Any = None, warm: int = 0, *, baseline: bool = False) -> Sample:
+    """A fresh interpreter of the function's runtime answering one request (or, as the baseline,
+    importing the runtime's boto3): the time from process start to its first answer, then
+    ``warm`` direct handler calls timed inside it. As a worker, it writes no bytecode."""
     request = {
-        "handler": spec.handler if spec else None,
-        "paths": spec.paths if spec else [],
-        "context": _context(spec) if spec else {},
+        "handler": None if baseline else spec.handler,
+        "paths": spec.paths[-1:] if baseline else spec.paths,  # the last is the runtime's own
+        "context": {} if baseline else _context(spec),
         "event": event,
         "warm": warm,
     }
@@ -349,8 +351,8 @@ def spawn(spec: FunctionSpec | None, environment: dict[str, str], event: Any = N
     with tempfile.TemporaryFile() as logs:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-c", BOOTSTRAP],
-            env=environment,
+            [spec.python, "-I", "-S", "-B", "-c", BOOTSTRAP],
+            env=spec.environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=logs,
@@ -366,8 +368,8 @@ def spawn(spec: FunctionSpec | None, environment: dict[str, str], event: Any = N
         logs.seek(0)
         tail = logs.read()[-4000:].decode("utf-8", "replace")
     if not first:
-        raise RuntimeError(f"{spec.source if spec else 'baseline'} gave no answer:\n{tail}")
-    return Sample(cold_ms, json.loads(first), json.loads(rest) if spec else [], tail)
+        raise RuntimeError(f"{'the baseline' if baseline else spec.source} gave no answer:\n{tail}")
+    return Sample(cold_ms, json.loads(first), [] if baseline else json.loads(rest), tail)
 
 
 def _context(spec: FunctionSpec) -> dict[str, Any]:
@@ -424,7 +426,7 @@ def run(
     local = cloud.regions[REGION]
     functions = [name for name in ORDER if name in local.functions]
     calm_chaos(cloud)
-    baseline_env = local.functions["health"].spec.environment
+    reference = local.functions["health"].spec
     per_round = -(-warm_calls // rounds)
     baselines: list[float] = []
     cold: dict[str, list[float]] = {name: [] for name in functions}
@@ -435,10 +437,10 @@ def run(
     for index in range(-1, rounds):
         requests = probes(cloud, state)
         warm_now = max(0, min(per_round, warm_calls - index * per_round)) if index >= 0 else 0
-        baseline = spawn(None, baseline_env).cold_ms
+        baseline = spawn(reference, baseline=True).cold_ms
         for name in functions:
             spec = local.functions[name].spec
-            sample = spawn(spec, spec.environment, requests[name].invocation(local), warm_now)
+            sample = spawn(spec, requests[name].invocation(local), warm_now)
             check(name, sample)
             if index < 0:
                 continue
@@ -451,6 +453,7 @@ def run(
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _commit(),
         "machine": machine(),
+        "runtimes": {name: runtime.describe() for name, runtime in sorted(cloud.runtimes.items())},
         "region": REGION,
         "rounds": rounds,
         "warmCalls": warm_calls,
@@ -522,7 +525,7 @@ def table(result: dict[str, Any]) -> str:
     baseline = result["baseline"]["ms"]
     lines = [
         f"Cold start, fresh interpreter to first response ({result['rounds']} rounds, median); "
-        f"baseline `import boto3` {baseline:.0f} ms",
+        f"baseline `import boto3` {baseline:.0f} ms; " + "; ".join(result.get("runtimes", {}).values()),
         f"{'function':<16}{'cold ms':>9}{'ratio':>8}{'target':>8}  {'result':<6}"
         f"{'warm p50':>10}{'warm p99':>10}",
     ]

@@ -103,7 +103,10 @@ def render(data: dict[str, Any]) -> str:
         f"Fresh interpreter to first response, median of {cold['rounds']} rounds after one warm-up round; "
         f"baseline: a fresh interpreter running `import boto3`, {cold['baseline']['ms']:.0f} ms (median), "
         "measured in every round. "
-        "The ratio is the median of the per-round ratios.",
+        "The ratio is the median of the per-round ratios. "
+        "Both run as a worker does: "
+        + "; ".join(cold.get("runtimes", {}).values())
+        + ", with the function's packaged bytecode, its layers and the runtime's boto3.",
         "",
     ]
     lines += _table(

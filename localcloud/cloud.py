@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localcloud import gateway
+from components import powertools
+from localcloud import gateway, runtimes
 from localcloud.cloudwatch.aws_metrics import replication_recorder
 from localcloud.cloudwatch.service import CloudWatch
 from localcloud.eventbridge import LambdaTarget, RuleTarget, eventbridge_delivery
@@ -24,6 +25,7 @@ from localcloud.httpserver import PooledServer
 from localcloud.logs import LogShipper
 from localcloud.poller import Poller
 from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract
+from localcloud.runtimes import Runtime
 from localcloud.sqs import sqs_event_source
 from localcloud.streams.service import Streams
 
@@ -37,6 +39,7 @@ class LocalCloud:
         self.moto_url = moto_url
         self.state_dir = state_dir
         self.runner = Runner()
+        self.runtimes: dict[str, Runtime] = {}
         self.regions: dict[str, Region] = {}
         self.pollers: list[Poller] = []
         self.streams = Streams(graphs, moto_url)
@@ -69,14 +72,16 @@ class LocalCloud:
         sqs = aws_client("sqs", graph.region, self.moto_url)
         for resource in graph.of_type("aws:lambda/function:Function"):
             inputs, outputs = resource["inputs"], resource["outputs"]
+            runtime = self.runtime(inputs["runtime"])
             paths = [str(extract(ROOT / inputs["code"]["FileArchive"], code_root))]
             for arn in inputs.get("layers", []):
                 if arn in layers:
-                    paths.append(
-                        str(
-                            extract(ROOT / layers[arn]["inputs"]["code"]["FileArchive"], code_root) / "python"
-                        )
-                    )
+                    layer = extract(ROOT / layers[arn]["inputs"]["code"]["FileArchive"], code_root)
+                else:
+                    layer = self._public_layer(arn, runtime)
+                # Lambda extracts every layer into /opt, where Python finds /opt/python.
+                paths.append(str(layer / "python"))
+            paths.append(str(runtime.sdk))
             invoke_config: dict[str, Any] = next(
                 (
                     c["inputs"]
@@ -92,6 +97,7 @@ class LocalCloud:
                 region=graph.region,
                 handler=inputs["handler"],
                 paths=paths,
+                python=runtime.python,
                 environment=self._environment(graph.region, inputs, outputs),
                 timeout=float(inputs.get("timeout", 3)),
                 memory=int(inputs.get("memorySize", 128)),
@@ -105,6 +111,27 @@ class LocalCloud:
             function = LocalFunction(spec, self.shippers[graph.region].ship, self._sender(sqs))
             self.runner.add(function)
             region.functions[spec.source] = function
+
+    def runtime(self, name: str) -> Runtime:
+        """A Lambda runtime's interpreter and packages, prepared once per local cloud."""
+        if name not in self.runtimes:
+            self.runtimes[name] = runtimes.prepare(name)
+        return self.runtimes[name]
+
+    @staticmethod
+    def _public_layer(arn: str, runtime: Runtime) -> Path:
+        """A layer that is not in the stack: the local cloud has only AWS's public Powertools
+        layer, at the layer version of the release it installs."""
+        _, _, _, _, account, _, name, version = arn.split(":")
+        family = f"AWSLambdaPowertoolsPythonV3-{runtime.name.replace('.', '')}-"
+        if account != powertools.LAYER_ACCOUNT or not name.startswith(family):
+            raise ValueError(f"layer {arn} is not in the stack, and the local cloud has no copy of it")
+        if version != str(powertools.LAYER_VERSION):
+            raise ValueError(
+                f"layer {arn}: the local cloud has Powertools {powertools.RELEASE}, layer version "
+                f"{powertools.LAYER_VERSION}, not {version} (components/powertools.py)"
+            )
+        return runtime.powertools
 
     def _sender(self, sqs: Any) -> Any:
         def send(queue_arn: str, body: str, attributes: dict[str, str] | None = None) -> None:
@@ -139,7 +166,6 @@ class LocalCloud:
             # X-Ray is not emulated: traces would go to a daemon that isn't there.
             "POWERTOOLS_TRACE_DISABLED": "true",
             "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
-            "PYTHONDONTWRITEBYTECODE": "1",
         }
 
     # API Gateway

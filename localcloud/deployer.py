@@ -455,7 +455,8 @@ def _layer(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, di
 def _function(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     function = mocks.physical(name)
     lambda_ = mocks.client("lambda")
-    # AWS's public Powertools layer does not exist here: the runner provides Powertools itself.
+    # AWS's public Powertools layer does not exist in moto: the local runtime has its release
+    # (localcloud/runtimes.py).
     local_layers = [arn for arn in inputs.get("layers", []) if f":{ACCOUNT}:layer:" in arn]
     created = lambda_.create_function(
         FunctionName=function,

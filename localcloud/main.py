@@ -206,6 +206,7 @@ def _start_plane(ports: Ports, moto: subprocess.Popen[bytes]) -> tuple[LocalClou
             "console": f"http://127.0.0.1:{ports.slack}/console",
         },
         "notEmulated": sorted({item["type"] for g in graphs for item in g["notEmulated"]}),
+        "runtimes": {name: runtime.describe() for name, runtime in sorted(cloud.runtimes.items())},
     }
     path = STATE_DIR / "state.json"
     path.write_text(json.dumps(state, indent=2))
@@ -241,9 +242,8 @@ def banner(state: dict[str, Any]) -> str:
         f"  Slack inbox        {state['slack']['inbox']}",
         f"  moto               {state['moto']}",
         f"  Demo user          {state['demoUser']['username']} / {state['demoUser']['password']}",
-        "  Not emulated       "
-        + (", ".join(state["notEmulated"]) or "none")
-        + "; X-Ray tracing; AWS's public Powertools layer (the virtualenv's is used)",
+        *(f"  Lambda runtime     {line}" for line in state["runtimes"].values()),
+        "  Not emulated       " + (", ".join(state["notEmulated"]) or "none") + "; X-Ray tracing",
         f"  State              {STATE_DIR / 'state.json'}",
         "",
         "  Ctrl-C stops everything.",

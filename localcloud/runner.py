@@ -2,8 +2,9 @@
 
 - Code and layers come from the Function resource's archives; the environment from its
   variables, plus the local endpoint and region.
-- A worker is a fresh interpreter, started by the invocation that needs it: its first invocation
-  is a real cold start, logged with its init duration. Workers are reused while warm and
+- A worker is a fresh interpreter of the runtime's Python (``localcloud.runtimes``), started
+  by the invocation that needs it: its first invocation is a real cold start, logged with its
+  init duration. Workers are reused while warm and
   stopped after ``LOCALCLOUD_WORKER_IDLE_SECONDS`` without an invocation, as Lambda stops idle
   execution environments after some minutes.
 - The function's timeout is enforced (the worker is killed, like a timed-out sandbox).
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
+import os
+import select
+import subprocess
 import threading
 import time
 import uuid
@@ -33,7 +36,7 @@ from localcloud.scheduler import Scheduler
 from localcloud.settings import time_scale, worker_idle_seconds
 
 DEFAULT_CONCURRENCY = 4
-_SPAWN = multiprocessing.get_context("spawn")
+WORKER = Path(worker.__file__).resolve()
 
 
 class Throttled(Exception):
@@ -55,7 +58,8 @@ class FunctionSpec:
     source: str  # the folder under functions/, for logs and metrics
     region: str
     handler: str
-    paths: list[str]
+    paths: list[str]  # the code, then the layers, then the runtime's own libraries
+    python: str  # the runtime's interpreter
     environment: dict[str, str]
     timeout: float
     memory: int
@@ -81,13 +85,14 @@ def log_stream_name() -> str:
 
 
 class _Worker:
+    """One execution environment: a worker process (``localcloud.worker``) and its pipes."""
+
     def __init__(self, spec: FunctionSpec, stream: str, log: Callable[[str], None]) -> None:
         self.spec = spec
         self.log = log
         self.stream = stream  # the context's log_stream_name: where its lines go
         self.idle_since = time.monotonic()
-        parent, child = _SPAWN.Pipe()
-        self.conn = parent
+        self.buffer = b""
         description = {
             "name": spec.name,
             "arn": spec.arn,
@@ -96,12 +101,17 @@ class _Worker:
             "logStream": self.stream,
             "handler": spec.handler,
             "paths": spec.paths,
-            "environment": spec.environment,
         }
         started = time.perf_counter()
-        self.process = _SPAWN.Process(target=worker.main, args=(child, description), daemon=True)
-        self.process.start()
-        child.close()
+        # Lambda runs the handler with /var/task, the function's code, as working directory.
+        self.process = subprocess.Popen(  # noqa: S603 - the runtime's interpreter and our worker
+            [spec.python, "-I", "-S", "-B", str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=spec.environment,
+            cwd=spec.paths[0],
+        )
+        self._send(description)
         kind, value = self._receive(started + spec.timeout + 10)
         if kind == "init_error":
             self.stop()
@@ -111,25 +121,38 @@ class _Worker:
             f"INIT_REPORT Init Duration: {value:.2f} ms (process start to ready: {self.cold_start_ms:.2f} ms)"
         )
 
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _send(self, message: Any) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(message).encode() + b"\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError) as error:
+            raise _exited() from error
+
     def _receive(self, deadline: float) -> tuple[str, Any]:
         """The next non-log message, forwarding log lines; raises TimeoutError at the deadline."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
         while True:
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0 or not self.conn.poll(remaining):
-                raise TimeoutError
-            try:
-                kind, value = self.conn.recv()
-            except EOFError as error:
-                raise FunctionError(
-                    {"errorType": "Runtime.ExitError", "errorMessage": "worker exited"}
-                ) from error
-            if kind == "log":
+            while b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                kind, value = json.loads(line)
+                if kind != "log":
+                    return kind, value
                 self.log(value)
-            else:
-                return kind, value
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise _exited()
+            self.buffer += chunk
 
     def invoke(self, event: Any, request_id: str) -> Any:
-        self.conn.send((request_id, event, self.spec.timeout))
+        self._send([request_id, event, self.spec.timeout])
         try:
             kind, value = self._receive(time.perf_counter() + self.spec.timeout)
         except TimeoutError:
@@ -142,12 +165,21 @@ class _Worker:
         return value
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(None)
-        self.process.join(timeout=1)
-        if self.process.is_alive():
+        with contextlib.suppress(OSError, ValueError, FunctionError):
+            self._send(None)
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        try:
+            self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join(timeout=1)
+            self.process.wait(timeout=1)
+
+
+def _exited() -> FunctionError:
+    return FunctionError({"errorType": "Runtime.ExitError", "errorMessage": "worker exited"})
 
 
 class LocalFunction:
@@ -180,7 +212,7 @@ class LocalFunction:
         with self.lock:
             while True:
                 # A worker that died while idle is gone, as Lambda discards a failed sandbox.
-                self.idle = [worker for worker in self.idle if worker.process.is_alive()]
+                self.idle = [worker for worker in self.idle if worker.alive()]
                 if self.idle:
                     self.busy += 1
                     return self.idle.pop(), False
@@ -194,7 +226,7 @@ class LocalFunction:
     def _release(self, current: _Worker | None) -> None:
         with self.lock:
             self.busy -= 1
-            if current is not None and current.process.is_alive():
+            if current is not None and current.alive():
                 current.idle_since = time.monotonic()
                 self.idle.append(current)
             self.lock.notify()
@@ -228,7 +260,7 @@ class LocalFunction:
             result = current.invoke(event, request_id)
         except FunctionError as error:
             self._record(request_id, started, cold_ms, error.payload)
-            if current is not None and not current.process.is_alive():
+            if current is not None and not current.alive():
                 current = None
             raise
         finally:

@@ -14,6 +14,9 @@ value through its function here, which applies the same check.
 - ``LOCALCLOUD_WORKER_IDLE_SECONDS`` (default: 10 minutes of Lambda's time, so 10 s at the
   default time scale): how long an idle Lambda worker is kept warm before it is stopped, as
   Lambda keeps an idle execution environment for some minutes.
+- ``LOCALCLOUD_PYTHON_3_13`` (and so on for each runtime; default: found on PATH, in pyenv,
+  asdf, uv or mise, or the system's folders): the interpreter workers of ``python3.13``
+  functions run on (``localcloud.runtimes``).
 """
 
 from __future__ import annotations
@@ -116,6 +119,22 @@ def worker_idle_seconds(environ: Mapping[str, str] | None = None) -> float:
         (WORKER_IDLE_MIN, WORKER_IDLE_MAX),
         f"a number of seconds from {WORKER_IDLE_MIN:g} to {WORKER_IDLE_MAX:g}",
     )
+
+
+def python_variable(runtime: str) -> str:
+    """The variable naming the interpreter of a runtime: ``python3.13`` -> ``LOCALCLOUD_PYTHON_3_13``."""
+    return "LOCALCLOUD_PYTHON_" + runtime.removeprefix("python").replace(".", "_")
+
+
+def runtime_python(runtime: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The interpreter set for a runtime, if any: an existing file."""
+    name = python_variable(runtime)
+    raw = _raw(environ, name)
+    if raw is None:
+        return None
+    if not Path(raw).is_file():
+        raise SettingError(name, f"the path of a Python {runtime.removeprefix('python')} interpreter", raw)
+    return raw
 
 
 def _number(

@@ -1,16 +1,22 @@
-"""One Lambda execution environment: a fresh Python interpreter running one function.
+"""One Lambda execution environment: a fresh interpreter of the runtime's Python running one function.
 
-Started by ``localcloud.runner`` with the spawn method, so every worker is a cold start: it
-sets the function's environment, imports its handler by path (the init phase, timed like
-Lambda's ``Init Duration``), then serves invocations one at a time over a pipe. The function's
-stdout and stderr become log lines sent to the runner, which ships them to CloudWatch Logs.
+Started by ``localcloud.runner`` as ``python3.13 -I -S -B worker.py`` (isolated, no site-packages,
+no bytecode written, as Lambda's read-only file system writes none), with the function's
+environment and its code folder as working directory, so every worker is a cold start. It
+reads the function's description as the first line of stdin, imports its handler by path (the
+init phase, timed like Lambda's ``Init Duration``), then serves invocations one at a time: one
+JSON line in on stdin, JSON lines out. The function's stdout and stderr become log lines
+sent to the runner, which ships them to CloudWatch Logs.
 
-Keep this module's imports light: they count towards the measured cold start.
+This file runs on the runtime's Python with nothing but the standard library and the
+function's own paths, so it imports no other module of the local cloud. Keep its imports
+light: they count towards the measured cold start.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 import threading
@@ -19,26 +25,38 @@ import traceback
 from typing import Any
 
 
+class _Channel:
+    """The runner's end: JSON lines, one message each, written whole under a lock (a function's
+    threads may log while it answers)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+
+    def send(self, kind: str, value: Any) -> None:
+        line = json.dumps([kind, value]).encode() + b"\n"
+        with self.lock:
+            self.out.write(line)
+            self.out.flush()
+
+
 class _LogPipe:
     """A text stream whose complete lines go to the runner as log messages."""
 
-    def __init__(self, conn: Any, lock: threading.Lock) -> None:
-        self.conn = conn
-        self.lock = lock
+    def __init__(self, channel: _Channel) -> None:
+        self.channel = channel
         self.buffer = ""
 
     def write(self, text: str) -> int:
         self.buffer += text
         while "\n" in self.buffer:
             line, self.buffer = self.buffer.split("\n", 1)
-            with self.lock:
-                self.conn.send(("log", line))
+            self.channel.send("log", line)
         return len(text)
 
     def flush(self) -> None:
         if self.buffer:
-            with self.lock:
-                self.conn.send(("log", self.buffer))
+            self.channel.send("log", self.buffer)
             self.buffer = ""
 
     def isatty(self) -> bool:
@@ -62,47 +80,59 @@ class _Context:
         return max(0, int((self._deadline - time.time()) * 1000))
 
 
-def main(conn: Any, spec: dict[str, Any]) -> None:
-    """Worker entry point (a spawned process): init, then serve invocations until told to stop."""
+def main() -> None:
+    """Init, then serve invocations until stdin closes or says ``null``."""
     started = time.perf_counter()
-    lock = threading.Lock()
-    sys.stdout = _LogPipe(conn, lock)
-    sys.stderr = _LogPipe(conn, lock)
-    os.environ.clear()
-    os.environ.update(spec["environment"])
-    for path in reversed(spec["paths"]):
-        sys.path.insert(0, path)
+    requests = sys.stdin.buffer
+    # Messages go out on a copy of stdout; what C code writes to fd 1 goes to stderr instead,
+    # so it cannot corrupt a message.
+    channel = _Channel(os.fdopen(os.dup(1), "wb"))
+    os.dup2(2, 1)
+    sys.stdout = _LogPipe(channel)
+    sys.stderr = _LogPipe(channel)
+    spec = json.loads(requests.readline())
+    sys.path[:0] = spec["paths"]
     module_name, _, function_name = spec["handler"].rpartition(".")
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
     except Exception as error:  # noqa: BLE001 - any import failure is the function's init error
-        with lock:
-            conn.send(("init_error", _error(error)))
+        channel.send("init_error", _error(error))
         return
-    init_ms = (time.perf_counter() - started) * 1000
-    with lock:
-        conn.send(("ready", init_ms))
-    while True:
-        message = conn.recv()
+    channel.send("ready", (time.perf_counter() - started) * 1000)
+    for line in requests:
+        message = json.loads(line)
         if message is None:
             return
         request_id, event, timeout = message
         context = _Context(spec, request_id, time.time() + timeout)
         began = time.perf_counter()
         print(f"START RequestId: {request_id} Version: $LATEST")
-        try:
-            outcome: tuple[str, Any] = ("result", handler(event, context))
-        except Exception as error:  # noqa: BLE001 - Lambda reports any exception as a function error
-            traceback.print_exc()
-            outcome = ("error", _error(error))
+        kind, value = _answer(handler, event, context)
         duration = (time.perf_counter() - began) * 1000
         print(f"END RequestId: {request_id}")
         print(
             f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tMemory Size: {spec['memory']} MB"
         )
         sys.stdout.flush()
-        with lock:
-            conn.send(outcome)
+        channel.send(kind, value)
+
+
+def _answer(handler: Any, event: Any, context: _Context) -> tuple[str, Any]:
+    """The handler's result, or its error; a result that is not JSON is an error, as in Lambda."""
+    try:
+        result = handler(event, context)
+    except Exception as error:  # noqa: BLE001 - Lambda reports any exception as a function error
+        traceback.print_exc()
+        return "error", _error(error)
+    try:
+        json.dumps(result)
+    except (TypeError, ValueError) as error:
+        return "error", {
+            "errorType": "Runtime.MarshalError",
+            "errorMessage": f"Unable to marshal response: {error}",
+            "stackTrace": [],
+        }
+    return "result", result
 
 
 def _error(error: BaseException) -> dict[str, Any]:
@@ -111,3 +141,7 @@ def _error(error: BaseException) -> dict[str, Any]:
         "errorMessage": str(error),
         "stackTrace": traceback.format_exception(error)[-5:],
     }
+
+
+if __name__ == "__main__":
+    main()

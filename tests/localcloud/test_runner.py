@@ -5,12 +5,15 @@ idle workers are stopped, and the next invocation is a cold start."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 
+import pytest
 from waiting import wait_for
 
+from components import bytecode
 from localcloud import runner
-from localcloud.runner import FunctionSpec, LocalFunction
+from localcloud.runner import FunctionError, FunctionSpec, LocalFunction
 
 HANDLER = """
 def handler(event, context):
@@ -34,6 +37,7 @@ def spec(tmp_path, **changes) -> FunctionSpec:
             "region": "us-east-1",
             "handler": "probe.handler",
             "paths": [str(tmp_path)],
+            "python": sys.executable,
             "environment": {},
             "timeout": 30,
             "memory": 128,
@@ -98,7 +102,7 @@ def test_an_idle_worker_is_stopped_and_the_next_invocation_is_a_cold_start(tmp_p
         assert function.reap(idle_for=600) == 0  # not idle long enough
         assert function.reap(idle_for=600, now=warm.idle_since + 601) == 1
         assert function.idle == []
-        assert not warm.process.is_alive()
+        assert not warm.alive()
         function.invoke({})
     finally:
         function.stop()
@@ -116,7 +120,53 @@ def test_the_runner_reaps_idle_workers_on_its_own(tmp_path):
         function.invoke({})
         [warm] = function.idle
         assert wait_for(lambda: not function.idle, timeout=30), "the idle worker was not reaped"
-        assert not warm.process.is_alive()
+        assert not warm.alive()
     finally:
         functions.stop()
     assert not functions.reaper.is_alive()
+
+
+NOT_JSON = """
+def handler(event, context):
+    return {"seen": {1, 2}}
+"""
+
+REPORTS_ITS_PYTHON = """
+import sys
+
+def handler(event, context):
+    flags = sys.flags
+    return {
+        "version": list(sys.version_info[:2]),
+        "path": sys.path,
+        "flags": [flags.isolated, flags.no_site, flags.dont_write_bytecode],
+    }
+"""
+
+
+def test_a_result_that_is_not_json_is_a_marshal_error_as_in_lambda(tmp_path):
+    (tmp_path / "probe.py").write_text(NOT_JSON)
+    function = LocalFunction(spec(tmp_path), lambda *line: None, lambda url, body: None)
+    try:
+        with pytest.raises(FunctionError) as failure:
+            function.invoke({})
+    finally:
+        function.stop()
+    assert failure.value.payload["errorType"] == "Runtime.MarshalError"
+    assert "not JSON serializable" in failure.value.payload["errorMessage"]
+
+
+@pytest.mark.skipif(bytecode.interpreter("python3.13") is None, reason="no python3.13 interpreter here")
+def test_a_worker_runs_on_the_runtime_python_with_only_the_function_paths_and_writes_no_bytecode(tmp_path):
+    (tmp_path / "probe.py").write_text(REPORTS_ITS_PYTHON)
+    python = bytecode.interpreter("python3.13")
+    function = LocalFunction(spec(tmp_path, python=python), lambda *line: None, lambda url, body: None)
+    try:
+        answer = function.invoke({})
+    finally:
+        function.stop()
+    assert answer["version"] == [3, 13]
+    assert answer["flags"] == [1, 1, 1]
+    assert answer["path"][0] == str(tmp_path)
+    assert not any("site-packages" in path or ".venv" in path for path in answer["path"]), answer["path"]
+    assert not (tmp_path / "__pycache__").exists()
