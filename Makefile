@@ -5,6 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -c1-12)
 STACK ?= us-east-1
+# The function unit tests run on the Lambda runtime's Python (what the program deploys) when this
+# machine has it, in a virtualenv of their own; else on the tools' Python with everything else.
+RUNTIME := python3.13
+RUNTIME_VENV := .venv-$(RUNTIME)
+RUNTIME_STAMP := $(RUNTIME_VENV)/.installed-$(shell cat requirements-functions.txt constraints.txt | sha256sum | cut -c1-12)
 
 .PHONY: help venv test test-fast lint synth demo bench lock clean
 
@@ -15,18 +20,41 @@ help: ## list the commands
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) -m localcloud.runtimes $(RUNTIME)
 	@rm -f $(VENV)/.installed-* && touch $@
 
-venv: $(STAMP) ## create or update the virtualenv (the program, tests and tools)
+# No stamp without the runtime's Python: the note is printed each time, and the tests fall back.
+$(RUNTIME_STAMP): requirements-functions.txt constraints.txt | $(STAMP)
+	@python=$$($(PY) -m localcloud.runtimes --interpreter $(RUNTIME)); \
+	if [ -z "$$python" ]; then \
+	  echo "No $(RUNTIME) interpreter here: the function tests run on the tools' Python."; \
+	else \
+	  rm -rf $(RUNTIME_VENV) && $$python -m venv $(RUNTIME_VENV) && \
+	  $(RUNTIME_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	    -r requirements-functions.txt -c constraints.txt && touch $@; \
+	fi
 
-test: $(STAMP) ## run every test, with coverage of functions/
-	$(PY) -m pytest --cov --cov-report=term
+venv: $(STAMP) $(RUNTIME_STAMP) ## create or update the virtualenvs (the tools'; the runtime's for the function tests)
+
+# The function tests carry the coverage of functions/; on the runtime's Python when it is here.
+test: $(STAMP) $(RUNTIME_STAMP) ## run every test, with coverage of functions/
+	@if [ -x $(RUNTIME_VENV)/bin/python ]; then \
+	  $(RUNTIME_VENV)/bin/python -m pytest tests/functions --cov --cov-report=term && \
+	  $(PY) -m pytest --ignore=tests/functions; \
+	else \
+	  $(PY) -m pytest --cov --cov-report=term; \
+	fi
 
 # The end-to-end and browser tests start a local cloud; everything else runs in-process or in
 # short-lived subprocesses (the program's synth): the loop to run while editing. No coverage
 # here (it costs a third more time); `make test` measures it.
-test-fast: $(STAMP) ## every test but the end-to-end and browser ones, without coverage (about 50 s)
-	$(PY) -m pytest --ignore=tests/e2e -m "not e2e and not browser"
+test-fast: $(STAMP) $(RUNTIME_STAMP) ## every test but the end-to-end and browser ones, without coverage (about 50 s)
+	@if [ -x $(RUNTIME_VENV)/bin/python ]; then \
+	  $(RUNTIME_VENV)/bin/python -m pytest tests/functions && \
+	  $(PY) -m pytest --ignore=tests/e2e --ignore=tests/functions -m "not e2e and not browser"; \
+	else \
+	  $(PY) -m pytest --ignore=tests/e2e -m "not e2e and not browser"; \
+	fi
 
 lint: $(STAMP) ## ruff, formatting, mypy over the program and functions/, workflow schema check
 	$(VENV)/bin/ruff check .
@@ -48,4 +76,4 @@ lock: ## re-pin every transitive dependency of both requirements files into cons
 	/tmp/lock-venv/bin/pip freeze > constraints.txt && rm -rf /tmp/lock-venv
 
 clean: ## remove the virtualenv and build caches
-	rm -rf $(VENV) .build .localcloud .pytest_cache .ruff_cache .mypy_cache .coverage
+	rm -rf $(VENV) $(RUNTIME_VENV) .build .localcloud .pytest_cache .ruff_cache .mypy_cache .coverage
