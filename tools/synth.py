@@ -4,7 +4,11 @@ Runs the real program under Pulumi's mocks with fake but well-formed outputs (id
 URLs), so every input that depends on another resource resolves. Output shape:
 ``{"stack", "resources": [{"urn", "type", "name", "parent", "inputs"}]}``, inputs camelCase as
 Pulumi passes them, secrets as "[secret]". With ``--details`` each resource also has its ``id``,
-``outputs``, ``dependencies``, ``provider`` and ``retainOnDelete``, named as in Pulumi's state.
+``outputs``, ``dependencies``, ``provider``, ``aliases``, ``protect``, ``retainOnDelete``,
+``ignoreChanges`` and ``replaceOnChanges``, named as in Pulumi's state, and the graph has the
+stack's ``outputs`` and its ``lookups``: the SSM parameters the program reads
+(``{"name", "region", "value"}``). ``--root <dir>`` runs the program checked out in <dir> (``make plan``
+runs an older commit's program this way) with this synth.
 
 A secondary stack's look-ups of the primary's SSM parameters answer with well-formed values
 unless ``--primary-missing`` is given (then they fail, as before the primary is deployed).
@@ -40,10 +44,14 @@ def _suffix(name: str) -> str:
 class SynthMocks(pulumi.runtime.Mocks):
     """Fake outputs shaped like AWS's, derived from each resource's logical name."""
 
-    def __init__(self, region: str, primary_region: str, primary_missing: bool = False) -> None:
+    def __init__(
+        self, region: str, primary_region: str, primary_missing: bool = False, project: str = program.PROJECT
+    ) -> None:
         self.region = region
         self.primary_region = primary_region
         self.primary_missing = primary_missing
+        self.project = project
+        self.lookups: list[dict[str, str]] = []
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         token = args.token
@@ -56,14 +64,17 @@ class SynthMocks(pulumi.runtime.Mocks):
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
         if token == "aws:ssm/getParameter:getParameter":
             name = args.args["name"]
+            lookup = {"name": name, "region": args.args.get("region") or self.region}
+            self.lookups.append(lookup)
             if self.primary_missing:
                 raise RuntimeError(f"ParameterNotFound: {name}")
-            return {"name": name, "value": self._published(name), "type": "String", "id": name}
+            lookup["value"] = self._published(name)
+            return {"name": name, "value": lookup["value"], "type": "String", "id": name}
         raise NotImplementedError(f"no synth answer for invoke {token}")
 
     def _published(self, name: str) -> str:
         key = name.rsplit("/", 1)[-1]
-        table = f"{program.PROJECT}-table-{_suffix('data-table')}"
+        table = f"{self.project}-table-{_suffix('data-table')}"
         return {
             "user-pool-id": f"{self.primary_region}_Synth0000",
             "user-pool-client-id": "synthclientid0000000000000",
@@ -174,20 +185,26 @@ def fake_outputs(typ: str, name: str, inputs: dict[str, Any], region: str) -> tu
 
 
 def synthesize(
-    stack: str, primary_missing: bool = False, details: bool = False, stack_file: Path | None = None
+    stack: str,
+    primary_missing: bool = False,
+    details: bool = False,
+    stack_file: Path | None = None,
+    root: Path = program.ROOT,
 ) -> dict[str, Any]:
-    config, secret_keys = program.stack_config(stack, stack_file)
+    project = program.project_name(root)
+    config, secret_keys = program.stack_config(stack, stack_file, root)
     for key, value in PLACEHOLDER_SECRETS.items():
-        full_key = f"{program.PROJECT}:{key}"
+        full_key = f"{project}:{key}"
         if full_key not in config:
             config[full_key] = value
             secret_keys.append(full_key)
-    regions = json.loads(config.get(f"{program.PROJECT}:regions", '["us-east-1","us-west-2"]'))
-    primary = config.get(f"{program.PROJECT}:primaryRegion", regions[0])
+    regions = json.loads(config.get(f"{project}:regions", '["us-east-1","us-west-2"]'))
+    primary = config.get(f"{project}:primaryRegion", regions[0])
     region = config.get("aws:region", stack)
-    monitor = program.run(stack, SynthMocks(region, primary, primary_missing), config, secret_keys)
+    mocks = SynthMocks(region, primary, primary_missing, project)
+    monitor = program.run(stack, mocks, config, secret_keys, root)
     resources = sorted(monitor.graph, key=lambda resource: resource.urn)
-    return {
+    graph: dict[str, Any] = {
         "stack": stack,
         "resources": [
             {
@@ -195,14 +212,18 @@ def synthesize(
                 "type": resource.type,
                 "name": resource.name,
                 "parent": resource.parent,
-                "inputs": program.plain(resource.inputs),
+                "inputs": program.plain(resource.inputs, root),
                 **(
                     {
                         "id": resource.id,
-                        "outputs": program.plain(resource.outputs),
+                        "outputs": program.plain(resource.outputs, root),
                         "dependencies": resource.dependencies,
                         "provider": resource.provider,
+                        "aliases": resource.aliases,
+                        "protect": resource.protect,
                         "retainOnDelete": resource.retain_on_delete,
+                        "ignoreChanges": resource.ignore_changes,
+                        "replaceOnChanges": resource.replace_on_changes,
                     }
                     if details
                     else {}
@@ -211,6 +232,11 @@ def synthesize(
             for resource in resources
         ],
     }
+    if details:
+        graph["outputs"] = program.plain(monitor.stack_outputs, root)
+        unique = {(lookup["region"], lookup["name"]): lookup for lookup in mocks.lookups}
+        graph["lookups"] = [unique[key] for key in sorted(unique)]
+    return graph
 
 
 def main() -> None:
@@ -223,9 +249,18 @@ def main() -> None:
         "--details", action="store_true", help="also print each resource's id, outputs and options"
     )
     parser.add_argument("--stack-file", type=Path, help="read config from this file, not Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--root", type=Path, default=program.ROOT, help="run the program checked out in this folder"
+    )
     options = parser.parse_args()
     try:
-        graph = synthesize(options.stack, options.primary_missing, options.details, options.stack_file)
+        graph = synthesize(
+            options.stack,
+            options.primary_missing,
+            options.details,
+            options.stack_file,
+            options.root.resolve(),
+        )
     except pulumi.RunError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         # Exit now: the Pulumi runtime's half-run event loop would print noise while shutting down.
