@@ -97,37 +97,51 @@ def stack_settings(stack: str, local: LocalSecrets) -> dict[str, Any]:
     return {"config": config, "secrets": sorted(set(secret_keys))}
 
 
-def deploy(stack: str, index: int, ports: Ports, moto_url: str, local: LocalSecrets) -> dict[str, Any]:
-    out = STATE_DIR / stack / "graph.json"
-    started = time.perf_counter()
-    result = subprocess.run(  # noqa: S603 - our own module, fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "localcloud.deployer",
-            stack,
-            "--moto",
-            moto_url,
-            "--ports",
-            json.dumps(ports.apis(index)),
-            "--config",
-            json.dumps(stack_settings(stack, local)),
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"deploying {stack} failed:\n{result.stderr[-4000:]}")
-    graph = json.loads(out.read_text())
-    print(
-        f"  deployed {stack}: {len(graph['resources'])} resources in {time.perf_counter() - started:.1f} s",
-        flush=True,
-    )
-    return graph
+class Deployer:
+    """One stack's deployer process (``localcloud.deployer --on-go``): started early so its
+    imports overlap the deployments before it, deploying when told."""
+
+    def __init__(self, stack: str, index: int, ports: Ports, moto_url: str, local: LocalSecrets) -> None:
+        self.stack = stack
+        self.out = STATE_DIR / stack / "graph.json"
+        self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "localcloud.deployer",
+                stack,
+                "--moto",
+                moto_url,
+                "--ports",
+                json.dumps(ports.apis(index)),
+                "--config",
+                json.dumps(stack_settings(stack, local)),
+                "--out",
+                str(self.out),
+                "--on-go",
+            ],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def deploy(self) -> dict[str, Any]:
+        """Let it go and wait for its graph."""
+        started = time.perf_counter()
+        _, errors = self.process.communicate("go\n")
+        if self.process.returncode != 0:
+            raise SystemExit(f"deploying {self.stack} failed:\n{errors[-4000:]}")
+        graph: dict[str, Any] = json.loads(self.out.read_text())
+        took = time.perf_counter() - started
+        print(f"  deployed {self.stack}: {len(graph['resources'])} resources in {took:.1f} s", flush=True)
+        return graph
+
+    def cancel(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
 
 
 def start_moto(port: int) -> subprocess.Popen[bytes]:
@@ -166,17 +180,24 @@ def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = start_moto(ports.moto)
+    local = LocalSecrets.generate(ports.slack)
+    moto_url = f"http://127.0.0.1:{ports.moto}"
+    # Every deployer starts now; each deploys once the stacks before it are (primary first).
+    deployers = [Deployer(stack, index, ports, moto_url, local) for index, stack in enumerate(stacks())]
     try:
-        return _start_plane(ports, moto)
+        graphs = [deployer.deploy() for deployer in deployers]
+        return _start_plane(ports, moto, graphs, local)
     except BaseException:
+        for deployer in deployers:
+            deployer.cancel()
         moto.terminate()
         raise
 
 
-def _start_plane(ports: Ports, moto: subprocess.Popen[bytes]) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
+def _start_plane(
+    ports: Ports, moto: subprocess.Popen[bytes], graphs: list[dict[str, Any]], local: LocalSecrets
+) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     moto_url = f"http://127.0.0.1:{ports.moto}"
-    local = LocalSecrets.generate(ports.slack)
-    graphs = [deploy(stack, index, ports, moto_url, local) for index, stack in enumerate(stacks())]
     cloud = LocalCloud(graphs, moto_url, STATE_DIR)
     cloud.start()
 
