@@ -11,7 +11,7 @@ RUNTIME := python3.13
 RUNTIME_VENV := .venv-$(RUNTIME)
 RUNTIME_STAMP := $(RUNTIME_VENV)/.installed-$(shell cat requirements-functions.txt constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: help venv test test-fast lint synth demo bench lock clean
+.PHONY: help venv test test-fast lint synth plan demo bench lock clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -67,6 +67,11 @@ demo: $(STAMP) ## run the whole system locally, both regions (Ctrl-C stops it)
 
 synth: $(STAMP) ## print the stack's resource graph as JSON (STACK=us-east-1)
 	@$(PY) -m tools.synth $(STACK)
+
+# Every stack unless STACK is given. tools.plan exits 2 when the plan deletes or replaces data and
+# 1 on error; make itself exits 2 for either (it says "make plan: <why>" on an error).
+plan: $(STAMP) ## what this change does to each stack, offline, in Markdown (BASE=<git ref>, STACK=)
+	@$(PY) -m tools.plan $(if $(BASE),--base $(BASE)) $(if $(filter command line environment,$(origin STACK)),--stack $(STACK))
 
 bench: $(STAMP) ## measure on the local cloud; writes bench/report.md and bench/report.json (about 5 min)
 	$(PY) -m bench $(BENCH_ARGS)
