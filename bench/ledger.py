@@ -39,6 +39,7 @@ from localcloud.graph import aws_client
 CLIENT = Path(__file__).with_name("ledger_client.mjs")
 CHAOS_PREFIX = "/active-active/chaos"
 OK = "ok"
+FAILED = "failed"  # the router's state of a region it saw fail
 
 
 @dataclass(frozen=True)
@@ -292,6 +293,8 @@ def _click(
             record = json.loads(line)
             if record["type"] == "router":
                 routers.append(record)
+                if commands and record["states"].get(commands["region"]) == FAILED:
+                    commands.setdefault("seenFailedAt", record["at"])
             elif record["type"] == "click":
                 clicks.append(record)
                 if len(clicks) == fail_index:
@@ -299,7 +302,13 @@ def _click(
                     cloud.slack(region, f"fail {region}")
                     commands.update(region=region, failedAt=time.time() * 1000)
                     log(f"ledger: failed {region} after {len(clicks)} clicks")
-                elif len(clicks) == recover_index and commands:
+                elif _moved_off(record, commands):
+                    commands.setdefault("movedOffAt", record["startedAt"])
+                # Recovered at recover_at, or later once the client has moved off the failed
+                # region: the window is counted in clicks, and fast clicks can outrun the
+                # functions' chaos cache (up to 3 s), so the failure may not show before it.
+                moved, recovered = "movedOffAt" in commands, "recoveredAt" in commands
+                if len(clicks) >= recover_index and moved and not recovered:
                     cloud.slack(commands["region"], f"recover {commands['region']}")
                     commands["recoveredAt"] = time.time() * 1000
                     log(f"ledger: recovered {commands['region']} after {len(clicks)} clicks")
@@ -311,6 +320,16 @@ def _click(
     if process.returncode != 0 or len(clicks) != settings.clicks:
         raise RuntimeError(f"the ledger's client exited with {process.returncode} after {len(clicks)} clicks")
     return clicks, routers, commands
+
+
+def _moved_off(click: dict[str, Any], commands: dict[str, Any]) -> bool:
+    """Whether this click went first to another region after the router saw the failed one fail."""
+    seen = commands.get("seenFailedAt")
+    return (
+        seen is not None
+        and click["startedAt"] >= seen
+        and click["attempts"][0]["region"] != commands["region"]
+    )
 
 
 def _outcomes(cloud: LocalCloudClient, user_id: str, since: str) -> tuple[set[str], dict[str, bool]]:
