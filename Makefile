@@ -36,11 +36,17 @@ $(RUNTIME_STAMP): requirements-functions.txt constraints.txt | $(STAMP)
 
 venv: $(STAMP) $(RUNTIME_STAMP) ## create or update the virtualenvs (the tools'; the runtime's for the function tests)
 
-# The function tests carry the coverage of functions/; on the runtime's Python when it is here.
+# The function tests carry the coverage of functions/. On the runtime's Python they run beside
+# the other tests (their output follows theirs), while the program and local cloud tests keep
+# the other core busy; the end-to-end tests come last (tests/conftest.py).
 test: $(STAMP) $(RUNTIME_STAMP) ## run every test, with coverage of functions/
 	@if [ -x $(RUNTIME_VENV)/bin/python ]; then \
-	  $(RUNTIME_VENV)/bin/python -m pytest tests/functions --cov --cov-report=term && \
-	  $(PY) -m pytest --ignore=tests/functions; \
+	  mkdir -p .build && log=.build/function-tests.log; \
+	  $(RUNTIME_VENV)/bin/python -m pytest tests/functions --cov --cov-report=term > $$log 2>&1 & functions=$$!; \
+	  $(PY) -m pytest --ignore=tests/functions; others=$$?; \
+	  wait $$functions; status=$$?; \
+	  echo "--- the function tests, on $$($(RUNTIME_VENV)/bin/python -V):"; cat $$log; \
+	  [ $$others -eq 0 ] && [ $$status -eq 0 ]; \
 	else \
 	  $(PY) -m pytest --cov --cov-report=term; \
 	fi

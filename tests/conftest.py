@@ -70,6 +70,13 @@ FUNCTION_ENV = {
 }
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end tests run last, after every in-process test: ``make test`` runs the
+    function tests on the runtime's Python alongside, and both are CPU-bound while the end-to-end
+    tests mostly wait for a local cloud. The order within each group is unchanged."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_botocore_loader() -> Iterator[None]:
     """Every botocore session of the test run shares one loader of botocore's own data, so each
