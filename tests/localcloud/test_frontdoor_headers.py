@@ -7,10 +7,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from localcloud.frontdoor import FrontDoor
+from localcloud.httpserver import PooledServer
 
 
 @Request.application
@@ -20,22 +20,23 @@ def region(request: Request) -> Response:
     return Response("<!doctype html><p>the web app</p>", content_type="text/html; charset=utf-8")
 
 
-def serve(app: object) -> tuple[str, object]:
-    server = make_server("127.0.0.1", 0, app)  # type: ignore[arg-type]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_port}", server
+def serve(app: object) -> PooledServer:
+    server = PooledServer(0, app)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
 
 
 @pytest.fixture
 def front_door_port() -> Iterator[int]:
-    region_url, region_server = serve(region)
-    door = FrontDoor({"us-east-1": region_url}, interval=60)
+    region_server = serve(region)
+    door = FrontDoor({"us-east-1": f"http://127.0.0.1:{region_server.port}"}, interval=60)
     door.check_all()
-    door_server = make_server("127.0.0.1", 0, door)
-    threading.Thread(target=door_server.serve_forever, daemon=True).start()
-    yield door_server.server_port
-    door_server.shutdown()
-    region_server.shutdown()  # type: ignore[attr-defined]
+    door_server = serve(door)
+    yield door_server.port
+    for server in (door_server, region_server):
+        server.shutdown()
+        server.server_close()
+    door.stop()
 
 
 def get_root(port: int) -> http.client.HTTPResponse:
