@@ -101,6 +101,10 @@ def prepare(name: str) -> Runtime:
     if not home.exists():
         print(f"Installing the {name} runtime's packages for Python {minor} (once) into {home}", flush=True)
         _install(home, python, minor)
+        # Installs for earlier pins of this runtime are not used again.
+        for stale in RUNTIMES.glob(f"{name}-*"):
+            if stale != home:
+                shutil.rmtree(stale, ignore_errors=True)
     return Runtime(name, python, version, home / "sdk", home / "powertools")
 
 
