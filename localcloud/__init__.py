@@ -1,6 +1,7 @@
 """The local cloud: runs the real Pulumi program against moto and emulates AWS's data plane.
 
-One module or package per emulated service: ``deployer`` (resources into moto), ``gateway``
+One module or package per emulated service: ``deployer`` (resources into moto, each call first
+checked by ``validation`` against AWS's API model and rules), ``gateway``
 (HTTP APIs), ``runner`` and ``worker`` (Lambda), ``logs`` (CloudWatch Logs), ``eventbridge``
 (rules to targets), ``sqs`` (event source mappings), ``sns`` (Lambda subscribers), ``streams``
 (global table replication, table to Kinesis, Firehose to S3), ``cloudwatch`` (metrics, metric

@@ -11,6 +11,10 @@ per process, because Pulumi's runtime keeps global state. With ``--on-go`` it fi
 the program will (``preload``), then waits for a line on stdin before it deploys: the local
 cloud starts every stack's deployer at once and lets each go when the stacks before it are
 deployed, so a secondary's imports overlap the primary's deployment.
+
+Every call to moto is first checked as AWS would check it (``localcloud.validation``): a
+resource definition AWS would refuse stops the deployment with AWS's error code and a message
+naming the resource.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 import boto3
 import pulumi
 
-from localcloud import secret_value
+from localcloud import secret_value, validation
 from localcloud.settings import ACCOUNT
 from tools import program
 
@@ -58,6 +62,7 @@ class MotoMocks(pulumi.runtime.Mocks):
         self.endpoint = endpoint
         self.api_ports = api_ports
         self.session = boto3.session.Session()
+        validation.install(self.session)  # before any client: each copies the session's hooks
         self.clients: dict[tuple[str, str], Any] = {}
         self.not_emulated: list[dict[str, str]] = []
         self.taps: dict[str, str] = {}  # rule ARN -> SQS queue URL that mirrors the rule's events
@@ -84,6 +89,10 @@ class MotoMocks(pulumi.runtime.Mocks):
         return f"{name[: limit - 8]}-{suffix}"
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        with validation.deploying(f"invoke {args.token}"):
+            return self._call(args)
+
+    def _call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         token = args.token
         if token == "aws:index/getRegion:getRegion":
             return {"region": self.region, "name": self.region, "id": self.region}
@@ -102,7 +111,8 @@ class MotoMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         handler = HANDLERS.get(args.typ)
         if handler is not None:
-            return handler(self, args.name, inputs)
+            with validation.deploying(f'{args.typ} "{args.name}"'):
+                return handler(self, args.name, inputs)
         if args.typ.startswith(NOT_EMULATED_PREFIXES):
             with self.lock:
                 self.not_emulated.append({"type": args.typ, "name": args.name})
@@ -161,6 +171,33 @@ def _bucket_versioning(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> t
         Bucket=inputs["bucket"], VersioningConfiguration={"Status": status}
     )
     return inputs["bucket"], inputs
+
+
+@handles("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+def _bucket_lifecycle(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # moto stores the rules and never applies them; sent so that S3's checks of them run.
+    mocks.client("s3").put_bucket_lifecycle_configuration(
+        Bucket=inputs["bucket"], LifecycleConfiguration={"Rules": [_api_names(r) for r in inputs["rules"]]}
+    )
+    return inputs["bucket"], inputs
+
+
+def _api_names(value: Any) -> Any:
+    """Pulumi's camelCase inputs under the AWS API's member names (``id`` is ``ID``)."""
+    if isinstance(value, dict):
+        return {
+            ("ID" if key == "id" else key[0].upper() + key[1:]): _api_names(item)
+            for key, item in value.items()
+            if item is not None
+        }
+    if isinstance(value, list):
+        return [_api_names(item) for item in value]
+    return _whole(value)
+
+
+def _whole(value: Any) -> Any:
+    """Pulumi's numbers are floats; the API's integers are whole ones."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 @handles("aws:s3/bucketObjectv2:BucketObjectv2")
@@ -493,7 +530,6 @@ def _function(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str,
     "aws:cloudwatch/eventTarget:EventTarget",
     "aws:sns/topicSubscription:TopicSubscription",
     "aws:dynamodb/kinesisStreamingDestination:KinesisStreamingDestination",
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
 )
 def _data_plane_only(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -538,8 +574,24 @@ def _api(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict
     }
 
 
+@handles("aws:apigatewayv2/integration:Integration")
+def _integration(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    optional = {
+        "PayloadFormatVersion": inputs.get("payloadFormatVersion"),
+        "TimeoutInMillis": _whole(inputs.get("timeoutMilliseconds")),
+        "IntegrationMethod": inputs.get("integrationMethod"),
+        "Description": inputs.get("description"),
+    }
+    created = mocks.client("apigatewayv2").create_integration(
+        ApiId=inputs["apiId"],
+        IntegrationType=inputs["integrationType"],
+        IntegrationUri=inputs["integrationUri"],
+        **{key: value for key, value in optional.items() if value is not None},
+    )
+    return created["IntegrationId"], inputs
+
+
 @handles(
-    "aws:apigatewayv2/integration:Integration",
     "aws:apigatewayv2/route:Route",
     "aws:apigatewayv2/authorizer:Authorizer",
     "aws:apigatewayv2/stage:Stage",
@@ -550,10 +602,16 @@ def _api_part(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str,
 
 
 def deploy(
-    stack: str, endpoint: str, api_ports: dict[str, int], config: dict[str, str], secrets: list[str]
+    stack: str,
+    endpoint: str,
+    api_ports: dict[str, int],
+    config: dict[str, str],
+    secrets: list[str],
+    root: Path = program.ROOT,
 ) -> dict[str, Any]:
+    """Deploy root's program (by default this repository's) for `stack` into moto."""
     mocks = MotoMocks(stack, config.get("aws:region", stack), endpoint, api_ports)
-    monitor = program.run(stack, mocks, config, secrets)
+    monitor = program.run(stack, mocks, config, secrets, root)
     return {
         "stack": stack,
         "region": mocks.region,
@@ -608,7 +666,7 @@ def main() -> None:
         graph = deploy(
             options.stack, options.moto, json.loads(options.ports), settings["config"], settings["secrets"]
         )
-    except pulumi.RunError as error:
+    except (pulumi.RunError, validation.Refused) as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
     options.out.parent.mkdir(parents=True, exist_ok=True)

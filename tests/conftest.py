@@ -14,11 +14,15 @@ tests import constants and builders from.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import functools
 import json
 import os
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -387,3 +391,30 @@ def slack_webhook(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     monkeypatch.setattr(WebhookClient, "send", send)
     return hook
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """The local cloud's moto server (``localcloud.motoserver``) on a free port: its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "localcloud.motoserver", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the moto server did not start"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

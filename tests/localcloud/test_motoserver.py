@@ -4,43 +4,19 @@ saves only what the transaction touches)."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-SERVER = ("localcloud.motoserver", "--port")
+from conftest import moto_server
 
 
 @pytest.fixture(scope="module")
 def dynamodb() -> Iterator[tuple[object, object]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", *SERVER, str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the moto server did not start"
-                time.sleep(0.1)
+    with moto_server() as url:
         options = {
             "region_name": "us-east-1",
-            "endpoint_url": f"http://127.0.0.1:{port}",
+            "endpoint_url": url,
             "aws_access_key_id": "test",
             "aws_secret_access_key": "test",
         }
@@ -59,9 +35,6 @@ def dynamodb() -> Iterator[tuple[object, object]]:
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
         yield client, boto3.client("dynamodbstreams", **options)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _count(client, event_id: str) -> None:
