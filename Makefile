@@ -36,31 +36,31 @@ $(RUNTIME_STAMP): requirements-functions.txt constraints.txt | $(STAMP)
 
 venv: $(STAMP) $(RUNTIME_STAMP) ## create or update the virtualenvs (the tools'; the runtime's for the function tests)
 
-# The function tests carry the coverage of functions/. On the runtime's Python they run beside
-# the other tests (their output follows theirs), while the program and local cloud tests keep
-# the other core busy; the end-to-end tests come last (tests/conftest.py).
-test: $(STAMP) $(RUNTIME_STAMP) ## run every test, with coverage of functions/
+# On the runtime's Python the function tests run beside the others, their output after theirs
+# ($(1): their pytest options; $(2): the others'). Both groups are CPU-bound, so they share the
+# two cores; the end-to-end tests, which mostly wait, come last (tests/conftest.py).
+define beside
 	@if [ -x $(RUNTIME_VENV)/bin/python ]; then \
 	  mkdir -p .build && log=.build/function-tests.log; \
-	  $(RUNTIME_VENV)/bin/python -m pytest tests/functions --cov --cov-report=term > $$log 2>&1 & functions=$$!; \
-	  $(PY) -m pytest --ignore=tests/functions; others=$$?; \
+	  $(RUNTIME_VENV)/bin/python -m pytest tests/functions $(1) > $$log 2>&1 & functions=$$!; \
+	  $(PY) -m pytest --ignore=tests/functions $(2); others=$$?; \
 	  wait $$functions; status=$$?; \
 	  echo "--- the function tests, on $$($(RUNTIME_VENV)/bin/python -V):"; cat $$log; \
 	  [ $$others -eq 0 ] && [ $$status -eq 0 ]; \
 	else \
-	  $(PY) -m pytest --cov --cov-report=term; \
+	  $(PY) -m pytest $(1) $(2); \
 	fi
+endef
+
+# The function tests carry the coverage of functions/.
+test: $(STAMP) $(RUNTIME_STAMP) ## run every test, with coverage of functions/
+	$(call beside,--cov --cov-report=term,)
 
 # The end-to-end and browser tests start a local cloud; everything else runs in-process or in
 # short-lived subprocesses (the program's synth): the loop to run while editing. No coverage
 # here (it costs a third more time); `make test` measures it.
 test-fast: $(STAMP) $(RUNTIME_STAMP) ## every test but the end-to-end and browser ones, without coverage (about 50 s)
-	@if [ -x $(RUNTIME_VENV)/bin/python ]; then \
-	  $(RUNTIME_VENV)/bin/python -m pytest tests/functions && \
-	  $(PY) -m pytest --ignore=tests/e2e --ignore=tests/functions -m "not e2e and not browser"; \
-	else \
-	  $(PY) -m pytest --ignore=tests/e2e -m "not e2e and not browser"; \
-	fi
+	$(call beside,,--ignore=tests/e2e -m "not e2e and not browser")
 
 lint: $(STAMP) ## ruff, formatting, mypy over the program and functions/, workflow schema check
 	$(VENV)/bin/ruff check .
