@@ -56,13 +56,13 @@ BOOTSTRAP = """\
 import json, sys, time
 request = json.loads(sys.stdin.readline())
 answers, sys.stdout = sys.stdout, sys.stderr
+sys.path[:0] = request["paths"]
 if request["handler"] is None:
     import boto3
     answers.write("{}\\n")
     answers.flush()
     raise SystemExit
 import importlib
-sys.path[:0] = request["paths"]
 module, _, name = request["handler"].rpartition(".")
 handler = getattr(importlib.import_module(module), name)
 context = type("Context", (), {**request["context"], "get_remaining_time_in_millis": lambda self: 30000})()
