@@ -46,7 +46,7 @@ def version_of(runtime: str) -> str:
     return runtime.removeprefix("python")
 
 
-def _reports(candidate: str, version: str) -> bool:
+def reports(candidate: str, version: str) -> bool:
     """Whether the file runs and is the version asked for (a pyenv shim of a version that is not
     selected exists on PATH but fails)."""
     try:
@@ -71,7 +71,7 @@ def interpreter(runtime: str, override: str | None = None) -> str | None:
     system's folders."""
     version = version_of(runtime)
     if override:
-        if _reports(override, version):
+        if reports(override, version):
             return override
         raise ValueError(f"{override} is not a Python {version} interpreter")
     found = shutil.which(f"python{version}")
@@ -79,7 +79,7 @@ def interpreter(runtime: str, override: str | None = None) -> str | None:
     for pattern in _MANAGED:
         candidates += sorted(glob.glob(os.path.expanduser(pattern.format(version=version))), reverse=True)
     candidates += [pattern.format(version=version) for pattern in _SYSTEM]
-    return next((path for path in candidates if os.path.exists(path) and _reports(path, version)), None)
+    return next((path for path in candidates if os.path.exists(path) and reports(path, version)), None)
 
 
 def cache_tag(runtime: str) -> str:

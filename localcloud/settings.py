@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from components import bytecode
+
 # moto's default account: every ARN the local cloud makes is in it.
 ACCOUNT = "123456789012"
 
@@ -36,6 +38,7 @@ PORT = "LOCALCLOUD_PORT"
 STATE_DIR = "LOCALCLOUD_STATE_DIR"
 TIME_SCALE = "LOCALCLOUD_TIME_SCALE"
 WORKER_IDLE = "LOCALCLOUD_WORKER_IDLE_SECONDS"
+PYTHON_PREFIX = "LOCALCLOUD_PYTHON_"  # LOCALCLOUD_PYTHON_3_13 and so on, one per runtime
 
 DEFAULT_PORT = 4700
 PORT_MIN, PORT_SPAN = 1024, 100
@@ -66,6 +69,9 @@ class Settings:
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Every setting, checked; raises SettingError for the first bad one."""
     env = os.environ if environ is None else environ
+    for name in sorted(env):
+        if name.startswith(PYTHON_PREFIX):
+            runtime_python(_runtime_of(name), env)
     return Settings(
         port=port(env),
         state_dir=state_dir(env),
@@ -123,17 +129,26 @@ def worker_idle_seconds(environ: Mapping[str, str] | None = None) -> float:
 
 def python_variable(runtime: str) -> str:
     """The variable naming the interpreter of a runtime: ``python3.13`` -> ``LOCALCLOUD_PYTHON_3_13``."""
-    return "LOCALCLOUD_PYTHON_" + runtime.removeprefix("python").replace(".", "_")
+    return PYTHON_PREFIX + runtime.removeprefix("python").replace(".", "_")
+
+
+def _runtime_of(name: str) -> str:
+    """``LOCALCLOUD_PYTHON_3_13`` -> ``python3.13``; any other name after the prefix is refused."""
+    version = name.removeprefix(PYTHON_PREFIX).split("_")
+    if len(version) != 2 or not all(part.isdigit() for part in version):
+        raise SettingError(name, "named LOCALCLOUD_PYTHON_<major>_<minor>, e.g. LOCALCLOUD_PYTHON_3_13", name)
+    return "python" + ".".join(version)
 
 
 def runtime_python(runtime: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """The interpreter set for a runtime, if any: an existing file."""
+    """The interpreter set for a runtime, if any: a file that runs as that Python version."""
     name = python_variable(runtime)
     raw = _raw(environ, name)
     if raw is None:
         return None
-    if not Path(raw).is_file():
-        raise SettingError(name, f"the path of a Python {runtime.removeprefix('python')} interpreter", raw)
+    version = runtime.removeprefix("python")
+    if not (Path(raw).is_file() and bytecode.reports(raw, version)):
+        raise SettingError(name, f"the path of a Python {version} interpreter", raw)
     return raw
 
 

@@ -99,3 +99,26 @@ def test_main_refuses_a_bad_setting_before_it_starts_anything(monkeypatch):
     with pytest.raises(SystemExit, match="LOCALCLOUD_TIME_SCALE must be a number from 1 to 3600, got '0'"):
         main.main()
     assert started == []
+
+
+def test_a_runtime_interpreter_that_is_not_that_python_is_refused_before_anything_starts(tmp_path):
+    with pytest.raises(
+        SettingError, match=r"LOCALCLOUD_PYTHON_3_13 must be the path of a Python 3.13 interpreter"
+    ):
+        settings.load({"LOCALCLOUD_PYTHON_3_13": str(tmp_path / "missing")})
+    with pytest.raises(SettingError, match=r"LOCALCLOUD_PYTHON_3_13 must be the path of a Python 3\.13"):
+        settings.load({"LOCALCLOUD_PYTHON_3_13": "/bin/sh"})
+
+
+def test_a_runtime_interpreter_variable_must_name_a_version():
+    with pytest.raises(
+        SettingError, match="LOCALCLOUD_PYTHON_LATEST must be named LOCALCLOUD_PYTHON_<major>_<minor>"
+    ):
+        settings.load({"LOCALCLOUD_PYTHON_LATEST": "/usr/bin/python3"})
+
+
+def test_the_runtime_interpreter_of_its_version_is_accepted():
+    import sys
+
+    version = f"{sys.version_info.major}_{sys.version_info.minor}"
+    settings.load({f"LOCALCLOUD_PYTHON_{version}": sys.executable})
