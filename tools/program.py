@@ -39,6 +39,8 @@ def project_name(root: Path = ROOT) -> str:
 PROJECT = project_name()
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 REDACTED = "[secret]"
+# The program's own packages, imported from the checkout whose program runs.
+PROGRAM_PACKAGES = ("components", "functions")
 
 
 @dataclass
@@ -136,6 +138,7 @@ def run(
     graph and the stack's outputs."""
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    _forget_other_checkouts(root)
     pulumi.runtime.set_all_config(config, secret_keys)
     monitor = GraphMonitor(resource_mocks)
     pulumi.runtime.set_mocks(
@@ -145,6 +148,21 @@ def run(
     _sync_await(wait_for_rpcs())
     monitor.stack_outputs = _exports()
     return monitor
+
+
+def _forget_other_checkouts(root: Path) -> None:
+    """Drop the program's packages (``components``, ``functions``) already imported from another
+    checkout, so the program in `root` imports its own: the synth of ``make plan --root`` runs
+    in this checkout, whose tools may import a module of ``components`` before the program runs
+    (localcloud.settings does), and Python would otherwise reuse it for the other commit."""
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if (
+            name.split(".")[0] in PROGRAM_PACKAGES
+            and file
+            and not Path(file).resolve().is_relative_to(root.resolve())
+        ):
+            del sys.modules[name]
 
 
 def _exports() -> dict[str, Any]:
