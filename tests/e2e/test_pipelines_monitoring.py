@@ -5,6 +5,7 @@ default scale (one second stands for a minute), so a 5 minute window lasts 5 sec
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -61,7 +62,11 @@ def test_failed_logins_over_the_threshold_post_the_top_usernames_and_source_ips_
     assert alert is not None, "no failed-login alert with the offending username reached Slack within 30 s"
     blocks = json.dumps(alert["blocks"])
     assert "Failed logins over threshold" in blocks
-    assert f"`{username}` (7)" in blocks  # top usernames, with their counts
+    # Top usernames, with their counts: the alarm may go off at the threshold's 5th failure,
+    # before the 6th and 7th are logged, so the count is anything from 5 to the 7 sent.
+    counted = re.search(rf"`{re.escape(username)}` \((\d+)\)", blocks)
+    assert counted is not None, blocks
+    assert 5 <= int(counted.group(1)) <= 7, blocks
     assert "`127.0.0.1`" in blocks  # top source IPs
 
 
