@@ -70,15 +70,21 @@ def _write_zip(target: Path, entries: Iterable[tuple[str, bytes]]) -> None:
         raise
 
 
-def function_entries(source: str) -> list[tuple[str, bytes]]:
-    """What ``functions/<source>``'s zip holds, by name: its folder, the shared package and
-    ``botocore-data/`` for the operations ``functions/aws-operations.toml`` declares for it."""
+def _declared(source: str) -> tuple[Path, dict[str, list[str]]]:
+    """``functions/<source>`` and the AWS operations it declares; ValueError if either is missing."""
     folder = FUNCTIONS / source
     if not (folder / "app.py").is_file():
         raise ValueError(f"functions/{source}/app.py does not exist")
     operations = botocore_data.declared_operations().get(source)
     if operations is None:
         raise ValueError(f"functions/aws-operations.toml has no [{source}] table")
+    return folder, operations
+
+
+def function_entries(source: str) -> list[tuple[str, bytes]]:
+    """What ``functions/<source>``'s zip holds, by name: its folder, the shared package and
+    ``botocore-data/`` for the operations ``functions/aws-operations.toml`` declares for it."""
+    folder, operations = _declared(source)
     data = botocore_data.botocore_data(operations)
     return (
         _files(folder, source)
@@ -119,12 +125,7 @@ def function_archive(source: str, runtime: str) -> pulumi.FileArchive:
     release and the code that trims its data, the bytecode's tag), so an existing one is found
     without building its content: trimming botocore's data costs tens of milliseconds a
     function, at every deploy and every start of the local cloud."""
-    folder = FUNCTIONS / source
-    if not (folder / "app.py").is_file():
-        raise ValueError(f"functions/{source}/app.py does not exist")
-    operations = botocore_data.declared_operations().get(source)
-    if operations is None:
-        raise ValueError(f"functions/aws-operations.toml has no [{source}] table")
+    folder, operations = _declared(source)
     made_of = _files(folder, source) + _files(FUNCTIONS / SHARED_PACKAGE, SHARED_PACKAGE)
     made_of.append(("botocore-data", json.dumps(operations, sort_keys=True).encode()))
     made_of.append(("botocore_data.py", Path(botocore_data.__file__).read_bytes()))

@@ -22,13 +22,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -393,6 +393,14 @@ def slack_webhook(monkeypatch: pytest.MonkeyPatch) -> Any:
     return hook
 
 
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """The local cloud's moto server (``localcloud.motoserver``) on a free port: its URL."""
@@ -406,14 +414,7 @@ def moto_server() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the moto server did not start"
-                time.sleep(0.1)
+        assert wait_for(lambda: _accepts(port), timeout=30), "the moto server did not start"
         yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
