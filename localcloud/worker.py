@@ -114,24 +114,22 @@ def main() -> None:
             f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tMemory Size: {spec['memory']} MB"
         )
         sys.stdout.flush()
-        channel.send(kind, value)
+        try:
+            channel.send(kind, value)  # serialized once; nothing is written if it fails
+        except (TypeError, ValueError) as error:  # a result that is not JSON, as Lambda reports it
+            marshal = f"Unable to marshal response: {error}"
+            channel.send(
+                "error", {"errorType": "Runtime.MarshalError", "errorMessage": marshal, "stackTrace": []}
+            )
 
 
 def _answer(handler: Any, event: Any, context: _Context) -> tuple[str, Any]:
-    """The handler's result, or its error; a result that is not JSON is an error, as in Lambda."""
+    """The handler's result, or its error."""
     try:
         result = handler(event, context)
     except Exception as error:  # noqa: BLE001 - Lambda reports any exception as a function error
         traceback.print_exc()
         return "error", _error(error)
-    try:
-        json.dumps(result)
-    except (TypeError, ValueError) as error:
-        return "error", {
-            "errorType": "Runtime.MarshalError",
-            "errorMessage": f"Unable to marshal response: {error}",
-            "stackTrace": [],
-        }
     return "result", result
 
 
