@@ -11,6 +11,8 @@
   every request queued behind it, got slower as the table grew: clicks went from 31 ms to
   130 ms over 600 clicks. Here a transaction saves only the items it writes and the stream's
   length, and puts them back if it fails.
+- IAM as AWS authorizes it (``localcloud.iam.authorization``): inert until the local cloud
+  turns enforcement on (``localcloud.iam.principals.enforce``).
 - One stream record per item a write changes. moto's update of an absent item (in a transaction
   or alone) streams two INSERTs (the empty item it creates, then the update); DynamoDB streams one change
   per item (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html). A
@@ -35,6 +37,8 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
+
+from localcloud.iam import authorization
 
 SERIALIZED_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
 
@@ -161,6 +165,7 @@ def main() -> None:
     port = parser.parse_args().port
     transactions_save_only_what_they_touch()
     updates_stream_one_record()
+    authorization.install()
     app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
     run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
 

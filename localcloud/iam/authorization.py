@@ -1,0 +1,259 @@
+"""IAM on every call to the local cloud's moto, authorized as AWS authorizes it (runs in moto's
+process: ``localcloud.motoserver`` installs it; inert until the local cloud turns enforcement on
+with moto's ``/moto-api/reset-auth``, see ``localcloud.iam.principals``).
+
+moto 5.2 authorizes a request once its ``INITIAL_NO_AUTH_ACTION_COUNT`` requests have passed:
+it checks the key (and session token) and evaluates the caller's inline and attached policies.
+Where that differs from AWS in ways this program meets, this module follows AWS:
+
+- moto checks the API's action against the resource ``*`` for every service but S3, SQS, IAM and
+  STS, so a statement naming a table, parameter or bus never allows anything. Here a request is
+  checked against the resources AWS names in its Service Authorization Reference
+  (https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html).
+- moto checks ``dynamodb:TransactWriteItems``, which AWS never asks for: AWS authorizes each
+  item's own action (Put: PutItem, Update: UpdateItem, Delete: DeleteItem, ConditionCheck:
+  ConditionCheckItem) on its table
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+- ``ssm:GetParametersByPath`` is authorized against the path in the request, not the parameters
+  it returns (https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-retrieval-authorization.html).
+- ``events:PutEvents`` is authorized on each entry's event bus.
+- S3 GetObject of a missing key is 404 NoSuchKey in moto whoever asks; AWS answers 403
+  AccessDenied unless the caller may also s3:ListBucket the bucket
+  (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, Permissions).
+- moto fails with a TypeError when anyone assumes a role that trusts only a service (``Principal:
+  {"Service": ...}``). Here a service the local cloud stands in for (Lambda) calls as an IAM user
+  under ``SERVICE_PATH`` named after its service principal, and a trust policy is evaluated for
+  it as AWS evaluates a service principal: only a ``Service`` principal naming it matches.
+- moto answers AccessDenied, InvalidClientTokenId and SignatureDoesNotMatch in XML for every
+  service, which botocore cannot read from a JSON-protocol service (its code comes out "403");
+  such a service (DynamoDB, SSM, EventBridge, ...) answers ``AccessDeniedException``,
+  ``UnrecognizedClientException`` or ``InvalidSignatureException`` in JSON with status 400, as
+  AWS does (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html).
+
+Not evaluated (stricter or absent here, as moto has them): resource-based policies, KMS key
+policies behind encrypted reads, permission boundaries, SCPs and session policies.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+from moto import settings
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import JsonRESTError
+from moto.iam.access_control import IAMPolicyStatement, IAMRequest
+from moto.iam.utils import format_incoming_conditional_values
+from moto.s3.exceptions import MissingKey
+from moto.s3.responses import S3Response
+
+from localcloud.iam.principals import SERVICE_PATH
+
+Needs = list[tuple[str, str]]  # (IAM action, resource ARN) pairs a request is authorized against
+
+
+class JsonError(JsonRESTError):
+    """An error of a JSON-protocol service: ``__type`` and ``message``, status 400."""
+
+    code = 400
+
+
+def _dynamodb(action: str, body: dict[str, Any], region: str, account: str) -> Needs | None:
+    def table(name: str, index: str | None = None) -> str:
+        arn = name if name.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+        return f"{arn}/index/{index}" if index else arn
+
+    if action == "TransactWriteItems":
+        per_item = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
+        per_item["ConditionCheck"] = "ConditionCheckItem"
+        return [
+            (f"dynamodb:{per_item[kind]}", table(operation["TableName"]))
+            for entry in body.get("TransactItems", [])
+            for kind, operation in entry.items()
+        ]
+    if action == "TransactGetItems":
+        return [
+            ("dynamodb:GetItem", table(entry["Get"]["TableName"])) for entry in body.get("TransactItems", [])
+        ]
+    if action in ("BatchWriteItem", "BatchGetItem"):
+        return [(f"dynamodb:{action}", table(name)) for name in body.get("RequestItems", {})]
+    if "TableName" in body:
+        return [(f"dynamodb:{action}", table(body["TableName"], body.get("IndexName")))]
+    return None
+
+
+def _ssm(action: str, body: dict[str, Any], region: str, account: str) -> Needs | None:
+    def parameter(name: str) -> str:
+        return f"arn:aws:ssm:{region}:{account}:parameter/{name.removeprefix('/')}"
+
+    if action == "GetParametersByPath":
+        return [("ssm:GetParametersByPath", parameter(body["Path"]))]
+    if action in ("GetParameters", "DeleteParameters"):
+        return [(f"ssm:{action}", parameter(name)) for name in body.get("Names", [])]
+    if "Name" in body:
+        return [(f"ssm:{action}", parameter(body["Name"]))]
+    return None
+
+
+def _events(action: str, body: dict[str, Any], region: str, account: str) -> Needs | None:
+    def bus(name: str | None) -> str:
+        name = name or "default"
+        return name if name.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{name}"
+
+    if action == "PutEvents":
+        return [("events:PutEvents", bus(entry.get("EventBusName"))) for entry in body.get("Entries", [])]
+    return None
+
+
+RESOLVERS: dict[str, Callable[[str, dict[str, Any], str, str], Needs | None]] = {
+    "dynamodb": _dynamodb,
+    "ssm": _ssm,
+    "events": _events,
+}
+
+
+def needs(service: str, action: str, body: bytes, region: str, account: str) -> Needs | None:
+    """What a JSON request of `service` is authorized against; None: moto's own (action, resource)."""
+    resolver = RESOLVERS.get(service)
+    if resolver is None:
+        return None
+    try:
+        parsed = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    return resolver(action, parsed if isinstance(parsed, dict) else {}, region, account)
+
+
+def trusts(document: str, caller: str, service: str | None, account: str, values: dict[str, Any]) -> bool:
+    """Whether a role's trust policy lets `caller` (an IAM principal's ARN, or the principal of
+    `service`) call sts:AssumeRole: an Allow matches and no Deny does."""
+    statements = json.loads(document).get("Statement", [])
+    allowed = False
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        if not any(_wild(pattern, "sts:AssumeRole") for pattern in _listed(actions)):
+            continue
+        if not _principal_matches(statement.get("Principal"), caller, service, account):
+            continue
+        if not IAMPolicyStatement(statement)._check_conditions(values):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = True
+    return allowed
+
+
+def _principal_matches(principal: Any, caller: str, service: str | None, account: str) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    if service is not None:
+        return service in _listed(principal.get("Service", []))
+    identities = _listed(principal.get("AWS", []))
+    return any(name in ("*", caller, account, f"arn:aws:iam::{account}:root") for name in identities)
+
+
+def _listed(value: Any) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def _wild(pattern: str, value: str) -> bool:
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+class Request(IAMRequest):
+    """moto's IAM request, checked against several (action, resource) pairs, with AWS's error."""
+
+    resource = "*"
+
+    def check(self, action: str, resource: str) -> None:
+        self._action, self.resource = action, resource
+        self.check_action_permitted(resource)
+
+    def _raise_access_denied(self) -> None:
+        message = (
+            f"User: {self._access_key.arn} is not authorized to perform: {self._action} on resource: "
+            f"{self.resource} because no identity-based policy allows the {self._action} action"
+        )
+        if "X-Amz-Target" in self._headers:
+            raise JsonError("AccessDeniedException", message)
+        super()._raise_access_denied()
+
+    def _raise_invalid_access_key(self, reason: str) -> None:
+        if "X-Amz-Target" in self._headers:
+            raise JsonError(
+                "UnrecognizedClientException", "The security token included in the request is invalid."
+            )
+        super()._raise_invalid_access_key(reason)
+
+    def _raise_signature_does_not_match(self) -> None:
+        if "X-Amz-Target" in self._headers:
+            raise JsonError(
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided.",
+            )
+        super()._raise_signature_does_not_match()
+
+    def _check_role_trust_relationship(self, role_arn: str) -> bool:
+        caller = self._access_key.arn
+        service = None
+        if ":user/" in caller:
+            user = self.backend.get_user(caller.rsplit("/", 1)[-1])
+            service = user.name if user.path == SERVICE_PATH else None
+        role = self.backend.get_role_by_arn(role_arn)
+        values = format_incoming_conditional_values(self._data)
+        return trusts(role.assume_role_policy_document, caller, service, self.account_id, values)
+
+
+def enforcing() -> bool:
+    return ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
+
+
+def _authorize(self: Any, resource: str = "*") -> None:
+    """moto's ``_authenticate_and_authorize_normal_action`` with the resources AWS checks."""
+    if not enforcing():
+        ActionAuthenticatorMixin.request_count += 1
+        return
+    if self.headers.get("X-Amz-Target") in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
+        return
+    query = urlparse(self.uri).query
+    path = self.raw_path + (f"?{query}" if query else "")
+    request = Request(
+        account_id=self.current_account,
+        method=self.method,
+        path=path,
+        data=self.data,
+        body=self.raw_body,
+        headers=self.headers,
+        action=self._get_action(),
+    )
+    request.check_signature()
+    service, action = request._action.split(":", 1)
+    required = None
+    if "X-Amz-Target" in self.headers:
+        required = needs(service, action, self.raw_body, request._region, self.current_account)
+    for needed_action, arn in required or [(request._action, resource)]:
+        request.check(needed_action, arn)
+
+
+_original_get_object = S3Response.get_object
+
+
+def _get_object(self: Any) -> Any:
+    """moto's GetObject; for a missing key, AccessDenied unless the caller may list the bucket."""
+    try:
+        return _original_get_object(self)
+    except MissingKey:
+        if enforcing():
+            self.data["Action"] = "ListBucket"
+            self._authenticate_and_authorize_s3_action(bucket_name=self.bucket_name)
+        raise
+
+
+def install() -> None:
+    ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _authorize  # type: ignore[method-assign]
+    S3Response.get_object = _get_object  # type: ignore[method-assign]

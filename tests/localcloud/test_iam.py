@@ -1,0 +1,223 @@
+"""IAM on every call (localcloud.iam): an assumed execution role can do what its policy allows,
+and gets AWS's AccessDenied for what it lacks; requests are authorized against the resources
+and per-item actions AWS names, not moto's one action on "*"."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core.authorization import ActionAuthenticatorMixin, enable_iam_authentication
+from moto.s3.responses import S3Response
+
+from localcloud.iam import authorization, principals
+from localcloud.settings import ACCOUNT
+
+REGION = "us-east-1"
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/app"
+PARAMETER_ARN = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/app/chaos/{REGION}"
+
+
+def _policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _trust(service: str) -> str:
+    return _policy({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+
+
+@pytest.fixture
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[principals.Principals]:
+    """moto in-process with the local cloud's authorization, a table, parameters and roles; IAM
+    enforced from the first request the test makes."""
+    monkeypatch.setattr(
+        ActionAuthenticatorMixin, "_authenticate_and_authorize_normal_action", authorization._authorize
+    )
+    monkeypatch.setattr(S3Response, "get_object", authorization._get_object)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "setup")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "setup")
+    with mock_aws():
+        iam = boto3.client("iam", region_name=REGION)
+        iam.create_role(RoleName="writer", AssumeRolePolicyDocument=_trust("lambda.amazonaws.com"))
+        iam.put_role_policy(
+            RoleName="writer",
+            PolicyName="writer",
+            PolicyDocument=_policy(
+                {
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+                    "Resource": TABLE_ARN,
+                },
+                {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": PARAMETER_ARN},
+            ),
+        )
+        iam.create_role(RoleName="firehose", AssumeRolePolicyDocument=_trust("firehose.amazonaws.com"))
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName="app",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ssm = boto3.client("ssm", region_name=REGION)
+        ssm.put_parameter(Name=f"/app/chaos/{REGION}", Value="{}", Type="String")
+        ssm.put_parameter(Name="/app/regions/us-east-1", Value="{}", Type="String")
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="static")
+        s3.put_object(Bucket="static", Key="assets/a.png", Body=b"png")
+        created = principals.create(None)
+        with enable_iam_authentication():
+            yield created
+
+
+def _role(cloud: principals.Principals, name: str) -> boto3.session.Session:
+    credentials = cloud.assume(f"arn:aws:iam::{ACCOUNT}:role/{name}", f"app-{name}", REGION)
+    return boto3.session.Session(region_name=REGION, **credentials.client_options())
+
+
+def _error(call: Any, **request: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as caught:
+        call(**request)
+    return {
+        **caught.value.response["Error"],
+        "status": caught.value.response["ResponseMetadata"]["HTTPStatusCode"],
+    }
+
+
+def test_assumed_role_reads_the_parameter_its_policy_names(cloud: principals.Principals) -> None:
+    ssm = _role(cloud, "writer").client("ssm")
+    assert ssm.get_parameter(Name=f"/app/chaos/{REGION}")["Parameter"]["Value"] == "{}"
+
+
+def test_assumed_role_is_denied_put_parameter_with_aws_error(cloud: principals.Principals) -> None:
+    ssm = _role(cloud, "writer").client("ssm")
+    error = _error(ssm.put_parameter, Name=f"/app/chaos/{REGION}", Value="{}", Type="String", Overwrite=True)
+    assert error["Code"] == "AccessDeniedException"
+    assert error["status"] == 400
+    assert error["Message"] == (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/writer/app-writer is not authorized to perform: "
+        f"ssm:PutParameter on resource: {PARAMETER_ARN} because no identity-based policy allows the "
+        "ssm:PutParameter action"
+    )
+
+
+def test_assumed_role_is_denied_a_parameter_its_policy_does_not_name(cloud: principals.Principals) -> None:
+    ssm = _role(cloud, "writer").client("ssm")
+    assert _error(ssm.get_parameter, Name="/app/regions/us-east-1")["Code"] == "AccessDeniedException"
+
+
+def _transaction(table: str = "app") -> dict[str, Any]:
+    return {
+        "TransactItems": [
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "guard"}}}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"pk": {"S": "counter"}},
+                    "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]
+    }
+
+
+def test_transact_write_items_is_authorized_per_item_action(cloud: principals.Principals) -> None:
+    # The role has PutItem and UpdateItem, not moto's dynamodb:TransactWriteItems.
+    _role(cloud, "writer").client("dynamodb").transact_write_items(**_transaction())
+    admin = boto3.session.Session(region_name=REGION, **cloud.admin.client_options()).client("dynamodb")
+    assert admin.get_item(TableName="app", Key={"pk": {"S": "counter"}})["Item"]["n"] == {"N": "1"}
+
+
+def test_transact_write_items_is_denied_the_item_action_the_role_lacks(cloud: principals.Principals) -> None:
+    iam = boto3.session.Session(region_name=REGION, **cloud.admin.client_options()).client("iam")
+    iam.put_role_policy(
+        RoleName="writer",
+        PolicyName="writer",
+        PolicyDocument=_policy({"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": TABLE_ARN}),
+    )
+    dynamodb = _role(cloud, "writer").client("dynamodb")
+    error = _error(dynamodb.transact_write_items, **_transaction())
+    assert error["Code"] == "AccessDeniedException"
+    assert f"dynamodb:UpdateItem on resource: {TABLE_ARN}" in error["Message"]
+
+
+def test_get_parameters_by_path_is_authorized_against_the_path(cloud: principals.Principals) -> None:
+    iam = boto3.session.Session(region_name=REGION, **cloud.admin.client_options()).client("iam")
+    path_arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/app/regions"
+    iam.put_role_policy(
+        RoleName="writer",
+        PolicyName="discovery",
+        PolicyDocument=_policy(
+            {"Effect": "Allow", "Action": "ssm:GetParametersByPath", "Resource": path_arn}
+        ),
+    )
+    ssm = _role(cloud, "writer").client("ssm")
+    found = ssm.get_parameters_by_path(Path="/app/regions")["Parameters"]
+    assert [parameter["Name"] for parameter in found] == ["/app/regions/us-east-1"]
+    assert _error(ssm.get_parameters_by_path, Path="/app")["Code"] == "AccessDeniedException"
+
+
+def test_managed_policy_attached_to_the_role_is_honoured(cloud: principals.Principals) -> None:
+    iam = boto3.session.Session(region_name=REGION, **cloud.admin.client_options()).client("iam")
+    arn = iam.create_policy(
+        PolicyName="read-table",
+        PolicyDocument=_policy({"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE_ARN}),
+    )["Policy"]["Arn"]
+    dynamodb = _role(cloud, "writer").client("dynamodb")
+    assert (
+        _error(dynamodb.get_item, TableName="app", Key={"pk": {"S": "x"}})["Code"] == "AccessDeniedException"
+    )
+    iam.attach_role_policy(RoleName="writer", PolicyArn=arn)
+    assert "Item" not in dynamodb.get_item(TableName="app", Key={"pk": {"S": "x"}})
+
+
+def test_lambda_cannot_assume_a_role_that_trusts_another_service(cloud: principals.Principals) -> None:
+    with pytest.raises(ClientError) as caught:
+        cloud.assume(f"arn:aws:iam::{ACCOUNT}:role/firehose", "app-firehose", REGION)
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_a_user_cannot_assume_a_role_that_trusts_only_lambda(cloud: principals.Principals) -> None:
+    sts = boto3.session.Session(region_name=REGION, **cloud.admin.client_options()).client("sts")
+    error = _error(sts.assume_role, RoleArn=f"arn:aws:iam::{ACCOUNT}:role/writer", RoleSessionName="admin")
+    assert error["Code"] == "AccessDenied"
+
+
+def test_unknown_keys_are_refused(cloud: principals.Principals) -> None:
+    ssm = boto3.session.Session(
+        region_name=REGION, **principals.UNENFORCED_CREDENTIALS.client_options()
+    ).client("ssm")
+    assert _error(ssm.get_parameter, Name=f"/app/chaos/{REGION}")["Code"] == "UnrecognizedClientException"
+
+
+def _grant(cloud: principals.Principals, name: str, *statements: dict[str, Any]) -> None:
+    iam = boto3.session.Session(region_name=REGION, **cloud.admin.client_options()).client("iam")
+    iam.put_role_policy(RoleName="writer", PolicyName=name, PolicyDocument=_policy(*statements))
+
+
+def test_get_object_of_a_missing_key_is_403_without_list_bucket(cloud: principals.Principals) -> None:
+    _grant(
+        cloud, "images", {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::static/*"}
+    )
+    s3 = _role(cloud, "writer").client("s3")
+    assert s3.get_object(Bucket="static", Key="assets/a.png")["Body"].read() == b"png"
+    error = _error(s3.get_object, Bucket="static", Key="assets/missing.png")
+    assert (error["Code"], error["status"]) == ("AccessDenied", 403)
+
+
+def test_get_object_of_a_missing_key_is_404_with_list_bucket(cloud: principals.Principals) -> None:
+    _grant(
+        cloud,
+        "site",
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::static/*"},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::static"},
+    )
+    s3 = _role(cloud, "writer").client("s3")
+    error = _error(s3.get_object, Bucket="static", Key="assets/missing.png")
+    assert (error["Code"], error["status"]) == ("NoSuchKey", 404)
