@@ -1,7 +1,9 @@
 """Lambda, locally: each function runs in its own worker processes (``localcloud.worker``).
 
 - Code and layers come from the Function resource's archives; the environment from its
-  variables, plus the local endpoint and region.
+  variables, plus the local endpoint and region, and credentials of its execution role taken
+  when the worker starts (``localcloud.iam.principals``); a warm worker is retired before they
+  expire, as Lambda renews an environment's credentials.
 - A worker is a fresh interpreter of the runtime's Python (``localcloud.runtimes``), started
   by the invocation that needs it: its first invocation is a real cold start, logged with its
   init duration. Workers are reused while warm and
@@ -32,10 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from localcloud import worker
+from localcloud.iam.principals import Credentials, expiring
 from localcloud.scheduler import Scheduler
 from localcloud.settings import time_scale, worker_idle_seconds
 
 DEFAULT_CONCURRENCY = 4
+# A warm worker is retired when its credentials have less than its timeout and this left.
+CREDENTIALS_MARGIN_SECONDS = 300.0
 WORKER = Path(worker.__file__).resolve()
 
 
@@ -67,6 +72,8 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     max_retries: int = 2
     on_failure: str | None = None  # SQS queue ARN
+    # The execution role's credentials for a new worker (sts:AssumeRole); None: the environment's.
+    credentials: Callable[[], Credentials] | None = None
 
 
 @dataclass
@@ -103,12 +110,14 @@ class _Worker:
             "paths": spec.paths,
         }
         started = time.perf_counter()
+        self.credentials = _role_credentials(spec)
+        environment = {**spec.environment, **(self.credentials.environment() if self.credentials else {})}
         # Lambda runs the handler with /var/task, the function's code, as working directory.
         self.process = subprocess.Popen(  # noqa: S603 - the runtime's interpreter and our worker
             [spec.python, "-I", "-S", "-B", str(WORKER)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=spec.environment,
+            env=environment,
             cwd=spec.paths[0],
         )
         self._send(description)
@@ -123,6 +132,10 @@ class _Worker:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def expiring(self) -> bool:
+        """Whether its credentials could expire during its next invocation (or soon after)."""
+        return expiring(self.credentials, self.spec.timeout + CREDENTIALS_MARGIN_SECONDS)
 
     def _send(self, message: Any) -> None:
         assert self.process.stdin is not None
@@ -176,6 +189,20 @@ class _Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=1)
+
+
+def _role_credentials(spec: FunctionSpec) -> Credentials | None:
+    """The execution role's credentials; a role Lambda cannot assume fails the invocation with
+    the error CreateFunction gives for it in AWS."""
+    if spec.credentials is None:
+        return None
+    try:
+        return spec.credentials()
+    except Exception as error:  # botocore's ClientError, or moto unreachable
+        message = f"The role defined for the function cannot be assumed by Lambda. ({error})"
+        raise FunctionError(
+            {"errorType": "InvalidParameterValueException", "errorMessage": message}
+        ) from error
 
 
 def _exited() -> FunctionError:
@@ -235,7 +262,7 @@ class LocalFunction:
         """Stop the workers idle for at least `idle_for` seconds; how many were stopped."""
         now = time.monotonic() if now is None else now
         with self.lock:
-            expired = [warm for warm in self.idle if now - warm.idle_since >= idle_for]
+            expired = [warm for warm in self.idle if now - warm.idle_since >= idle_for or warm.expiring()]
             self.idle = [warm for warm in self.idle if warm not in expired]
         for warm in expired:
             warm.stop()

@@ -1,18 +1,21 @@
 """The local Lambda runner: a worker's context names the log stream its lines are shipped to; an
 asynchronous invocation that keeps failing is retried, then sent to its on-failure destination;
-idle workers are stopped, and the next invocation is a cold start."""
+idle workers are stopped, and the next invocation is a cold start; a worker runs with its
+execution role's credentials and is retired before they expire."""
 
 from __future__ import annotations
 
 import json
 import sys
 import threading
+import time
 
 import pytest
 from waiting import wait_for
 
 from components import bytecode
 from localcloud import runner
+from localcloud.iam.principals import Credentials
 from localcloud.runner import FunctionError, FunctionSpec, LocalFunction
 
 HANDLER = """
@@ -171,3 +174,60 @@ def test_a_worker_runs_on_the_runtime_python_with_only_the_function_paths_and_wr
     assert answer["path"][0] == str(tmp_path)
     assert not any("site-packages" in path or ".venv" in path for path in answer["path"]), answer["path"]
     assert not (tmp_path / "__pycache__").exists()
+
+
+CREDENTIALS = """
+import os
+
+NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+def handler(event, context):
+    return {name: os.environ.get(name) for name in NAMES}
+"""
+
+
+def _issued(seconds: float) -> Credentials:
+    return Credentials("ASIAROLE", "secret", "token", time.time() + seconds)
+
+
+def test_a_worker_runs_with_its_execution_role_credentials(tmp_path):
+    (tmp_path / "probe.py").write_text(CREDENTIALS)
+    function = LocalFunction(spec(tmp_path, credentials=lambda: _issued(3600)), lambda *line: None, print)
+    try:
+        answer = function.invoke({})
+    finally:
+        function.stop()
+
+    assert answer == {
+        "AWS_ACCESS_KEY_ID": "ASIAROLE",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_SESSION_TOKEN": "token",
+    }
+
+
+def test_a_warm_worker_whose_credentials_are_about_to_expire_is_retired(tmp_path):
+    (tmp_path / "probe.py").write_text(CREDENTIALS)
+    issued = iter([_issued(runner.CREDENTIALS_MARGIN_SECONDS), _issued(3600)])
+    function = LocalFunction(spec(tmp_path, credentials=lambda: next(issued)), lambda *line: None, print)
+    try:
+        function.invoke({})
+        assert function.reap(idle_for=3600) == 1  # not idle for long: retired for its credentials
+        assert function.invoke({})["AWS_ACCESS_KEY_ID"] == "ASIAROLE"
+        assert function.reap(idle_for=3600) == 0
+    finally:
+        function.stop()
+
+
+def test_a_role_lambda_cannot_assume_fails_the_invocation(tmp_path):
+    (tmp_path / "probe.py").write_text(CREDENTIALS)
+
+    def refused() -> Credentials:
+        raise RuntimeError("AccessDenied")
+
+    function = LocalFunction(spec(tmp_path, credentials=refused), lambda *line: None, print)
+    try:
+        with pytest.raises(FunctionError) as failed:
+            function.invoke({})
+    finally:
+        function.stop()
+    assert failed.value.payload["errorType"] == "InvalidParameterValueException"
