@@ -35,6 +35,7 @@ from typing import Any
 import jwt
 
 from localcloud.graph import aws_client
+from localcloud.iam.principals import admin_of
 
 CLIENT = Path(__file__).with_name("ledger_client.mjs")
 CHAOS_PREFIX = "/active-active/chaos"
@@ -93,7 +94,7 @@ class LocalCloudClient:
         self.regions = list(state["regions"])
 
     def aws(self, service: str, region: str) -> Any:
-        return aws_client(service, region, self.state["moto"])
+        return aws_client(service, region, self.state["moto"], admin_of(self.state))
 
     def post(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
         return self.request("POST", url, body)

@@ -20,8 +20,9 @@ from localcloud import gateway, runtimes
 from localcloud.cloudwatch.aws_metrics import replication_recorder
 from localcloud.cloudwatch.service import CloudWatch
 from localcloud.eventbridge import LambdaTarget, RuleTarget, eventbridge_delivery
-from localcloud.graph import Graph, Region, aws_client
+from localcloud.graph import Graph, Region, RoleClient, aws_client
 from localcloud.httpserver import PooledServer
+from localcloud.iam.principals import UNENFORCED_CREDENTIALS, Principals
 from localcloud.logs import LogShipper
 from localcloud.poller import Poller
 from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract
@@ -35,8 +36,16 @@ ROOT = Path(__file__).resolve().parent.parent
 class LocalCloud:
     """Every region's data plane: start() serves, stop() ends every thread and process."""
 
-    def __init__(self, graphs: list[dict[str, Any]], moto_url: str, state_dir: Path) -> None:
+    def __init__(
+        self,
+        graphs: list[dict[str, Any]],
+        moto_url: str,
+        state_dir: Path,
+        principals: Principals | None = None,
+    ) -> None:
         self.moto_url = moto_url
+        # With principals, every worker runs as its function's execution role (else moto is open).
+        self.principals = principals
         self.state_dir = state_dir
         self.runner = Runner()
         self.runtimes: dict[str, Runtime] = {}
@@ -107,10 +116,25 @@ class LocalCloud:
                 on_failure=((invoke_config.get("destinationConfig") or {}).get("onFailure") or {}).get(
                     "destination"
                 ),
+                credentials=self._role(inputs["role"], outputs["name"], graph.region),
             )
-            function = LocalFunction(spec, self.shippers[graph.region].ship, self._sender(sqs))
+            # Lambda sends to the on-failure destination as the function's role.
+            # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+            sender = self._sender(self._as_role(spec, "sqs") or sqs)
+            function = LocalFunction(spec, self.shippers[graph.region].ship, sender)
             self.runner.add(function)
             region.functions[spec.source] = function
+
+    def _role(self, role_arn: str, function_name: str, region: str) -> Callable[[], Any] | None:
+        """How Lambda gets the function's execution role credentials (None: moto is open)."""
+        if self.principals is None:
+            return None
+        return functools.partial(self.principals.assume, role_arn, function_name, region)
+
+    def _as_role(self, spec: FunctionSpec, service: str) -> RoleClient | None:
+        if spec.credentials is None:
+            return None
+        return RoleClient(service, spec.region, self.moto_url, spec.credentials)
 
     def runtime(self, name: str) -> Runtime:
         """A Lambda runtime's interpreter and packages, prepared once per local cloud."""
@@ -134,10 +158,13 @@ class LocalCloud:
         return runtime.powertools
 
     def _sender(self, sqs: Any) -> Any:
+        """Sends to a queue by its ARN, as AWS's services do: SendMessage alone, so a role that
+        may only sqs:SendMessage can (the URL is moto's for that ARN, not looked up)."""
+
         def send(queue_arn: str, body: str, attributes: dict[str, str] | None = None) -> None:
-            name = queue_arn.rsplit(":", 1)[-1]
+            _, _, _, _, account, name = queue_arn.split(":")
             sqs.send_message(
-                QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"],
+                QueueUrl=f"{self.moto_url}/{account}/{name}",
                 MessageBody=body,
                 MessageAttributes={
                     key: {"DataType": "String", "StringValue": value}
@@ -155,8 +182,8 @@ class LocalCloud:
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
             "AWS_ENDPOINT_URL": self.moto_url,
-            "AWS_ACCESS_KEY_ID": "localcloud",
-            "AWS_SECRET_ACCESS_KEY": "localcloud",
+            # The execution role's credentials replace these as each worker starts (runner.py).
+            **UNENFORCED_CREDENTIALS.environment(),
             "AWS_LAMBDA_FUNCTION_NAME": outputs["name"],
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(inputs.get("memorySize", 128)),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -276,13 +303,16 @@ class LocalCloud:
         for mapping in graph.of_type("aws:lambda/eventSourceMapping:EventSourceMapping"):
             inputs = mapping["inputs"]
             source = queues[inputs["eventSourceArn"]]
+            function = self.runner.get(inputs["functionName"])
             self.pollers.append(
                 sqs_event_source(
-                    sqs,
+                    # The mapping reads and deletes messages as the function's role.
+                    # https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-permissions
+                    self._as_role(function.spec, "sqs") or sqs,
                     source["outputs"]["url"],
                     source["outputs"]["arn"],
                     graph.region,
-                    self.runner.get(inputs["functionName"]),
+                    function,
                     int(inputs.get("batchSize", 10)),
                     int(inputs.get("maximumBatchingWindowInSeconds", 0)),
                     "ReportBatchItemFailures" in (inputs.get("functionResponseTypes") or []),

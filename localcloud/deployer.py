@@ -12,6 +12,9 @@ the program will (``preload``), then waits for a line on stdin before it deploys
 cloud starts every stack's deployer at once and lets each go when the stacks before it are
 deployed, so a secondary's imports overlap the primary's deployment.
 
+It calls as the local cloud's admin (``--principals``, ``localcloud.iam.principals``): every
+resource of the program is created by that principal, as a deployment's role creates them.
+
 Every call to moto is first checked as AWS would check it (``localcloud.validation``): a
 resource definition AWS would refuse stops the deployment with AWS's error code and a message
 naming the resource.
@@ -35,6 +38,7 @@ import boto3
 import pulumi
 
 from localcloud import secret_value, validation
+from localcloud.iam.principals import UNENFORCED_CREDENTIALS, Credentials, Principals
 from localcloud.settings import ACCOUNT
 from tools import program
 
@@ -56,8 +60,16 @@ def handles(*types: str) -> Callable[[Handler], Handler]:
 class MotoMocks(pulumi.runtime.Mocks):
     """Pulumi mocks whose resources are real moto resources."""
 
-    def __init__(self, stack: str, region: str, endpoint: str, api_ports: dict[str, int]) -> None:
+    def __init__(
+        self,
+        stack: str,
+        region: str,
+        endpoint: str,
+        api_ports: dict[str, int],
+        credentials: Credentials = UNENFORCED_CREDENTIALS,
+    ) -> None:
         self.stack = stack
+        self.credentials = credentials
         self.region = region
         self.endpoint = endpoint
         self.api_ports = api_ports
@@ -78,8 +90,7 @@ class MotoMocks(pulumi.runtime.Mocks):
                     service,
                     region_name=key[1],
                     endpoint_url=self.endpoint,
-                    aws_access_key_id="localcloud",
-                    aws_secret_access_key="localcloud",  # noqa: S106 - moto accepts any credentials
+                    **self.credentials.client_options(),
                 )
             return self.clients[key]
 
@@ -608,9 +619,10 @@ def deploy(
     config: dict[str, str],
     secrets: list[str],
     root: Path = program.ROOT,
+    credentials: Credentials = UNENFORCED_CREDENTIALS,
 ) -> dict[str, Any]:
-    """Deploy root's program (by default this repository's) for `stack` into moto."""
-    mocks = MotoMocks(stack, config.get("aws:region", stack), endpoint, api_ports)
+    """Deploy root's program (by default this repository's) for `stack` into moto, as `credentials`."""
+    mocks = MotoMocks(stack, config.get("aws:region", stack), endpoint, api_ports, credentials)
     monitor = program.run(stack, mocks, config, secrets, root)
     return {
         "stack": stack,
@@ -654,6 +666,7 @@ def main() -> None:
     parser.add_argument("--ports", required=True, help="JSON: API logical name -> local port")
     parser.add_argument("--config", required=True, help="JSON: {config: {...}, secrets: [...]}")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--principals", type=Path, help="the local cloud's principals (its admin deploys)")
     parser.add_argument("--on-go", action="store_true", help="preload, then deploy on a line on stdin")
     options = parser.parse_args()
     settings = json.loads(options.config)
@@ -662,9 +675,15 @@ def main() -> None:
         preload()
         if not sys.stdin.readline():
             raise SystemExit(0)  # the local cloud stopped before this stack's turn
+    admin = Principals.load(options.principals).admin if options.principals else UNENFORCED_CREDENTIALS
     try:
         graph = deploy(
-            options.stack, options.moto, json.loads(options.ports), settings["config"], settings["secrets"]
+            options.stack,
+            options.moto,
+            json.loads(options.ports),
+            settings["config"],
+            settings["secrets"],
+            credentials=admin,
         )
     except (pulumi.RunError, validation.Refused) as error:
         print(f"error: {error}", file=sys.stderr)

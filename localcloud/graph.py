@@ -5,10 +5,13 @@ it), the region's data plane built from it, and the client factory for the local
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
+
+from localcloud.iam.principals import UNENFORCED_CREDENTIALS, Credentials, expiring
 
 if TYPE_CHECKING:
     from localcloud import gateway
@@ -16,21 +19,49 @@ if TYPE_CHECKING:
 
 _session = boto3.session.Session()
 _session_lock = threading.Lock()
+# Who the local services call as: the local cloud's admin once it enforces IAM (sign_as).
+_signer: list[Credentials] = [UNENFORCED_CREDENTIALS]
 
 
-def aws_client(service: str, region: str, endpoint: str) -> Any:
-    """A client of the local cloud's moto. Every client comes from one session, so botocore
-    loads each service's model once (a session of its own cost each client about 9 MB); a
-    session is not thread-safe but its clients are, so only creating one takes the lock.
+def sign_as(credentials: Credentials) -> None:
+    """The principal every later aws_client calls as (the local cloud's admin)."""
+    _signer[0] = credentials
+
+
+def aws_client(service: str, region: str, endpoint: str, credentials: Credentials | None = None) -> Any:
+    """A client of the local cloud's moto, as `credentials` or the local services' principal.
+    Every client comes from one session, so botocore loads each service's model once (a session
+    of its own cost each client about 9 MB); a session is not thread-safe but its clients are,
+    so only creating one takes the lock.
     https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html#multithreading-or-multiprocessing-with-clients"""
     with _session_lock:
         return _session.client(
             service,
             region_name=region,
             endpoint_url=endpoint,
-            aws_access_key_id="localcloud",
-            aws_secret_access_key="localcloud",  # noqa: S106 - moto accepts any credentials
+            **(credentials or _signer[0]).client_options(),
         )
+
+
+class RoleClient:
+    """A client of moto as an assumed role (`assume`), its credentials renewed before they
+    expire: what a Lambda service part that calls as the function's role (an event source
+    mapping, an on-failure destination) uses."""
+
+    RENEW_SECONDS = 300.0
+
+    def __init__(self, service: str, region: str, endpoint: str, assume: Callable[[], Credentials]) -> None:
+        self.service, self.region, self.endpoint, self.assume = service, region, endpoint, assume
+        self.lock = threading.Lock()
+        self.credentials: Credentials | None = None
+        self.client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        with self.lock:
+            if self.credentials is None or expiring(self.credentials, self.RENEW_SECONDS):
+                self.credentials = self.assume()
+                self.client = aws_client(self.service, self.region, self.endpoint, self.credentials)
+            return getattr(self.client, name)
 
 
 class Graph:

@@ -1,9 +1,10 @@
 """``make demo``: the whole system on this machine, both regions, no AWS account.
 
-Starts moto, deploys every stack (primary first) by running the real Pulumi program under the
-mock monitor, starts the data plane (gateways, Lambda workers, event delivery), the Slack
-stand-in and the front door, writes ``.localcloud/state.json`` and prints a banner. Ctrl-C
-stops everything it started.
+Starts moto, turns its IAM enforcement on with an admin and the Lambda service as the only
+principals (``localcloud.iam``), deploys every stack (primary first) by running the real Pulumi
+program under the mock monitor, starts the data plane (gateways, Lambda workers, event
+delivery), the Slack stand-in and the front door, writes ``.localcloud/state.json`` and prints
+a banner. Ctrl-C stops everything it started.
 
 Ports (``LOCALCLOUD_PORT``, default 4700): site +0, dashboards +1, Slack stand-in +2, moto +10, then each
 region's user API and Slack API at +21/+22, +31/+32, ...
@@ -22,12 +23,15 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from localcloud import settings
 from localcloud.cloud import ROOT, LocalCloud
 from localcloud.cloudwatch.dashboard import Dashboard
 from localcloud.frontdoor import FrontDoor
+from localcloud.graph import sign_as
+from localcloud.iam.principals import Principals, enforce
 from localcloud.slack import SlackStandIn
 from tools import program
 
@@ -101,7 +105,9 @@ class Deployer:
     """One stack's deployer process (``localcloud.deployer --on-go``): started early so its
     imports overlap the deployments before it, deploying when told."""
 
-    def __init__(self, stack: str, index: int, ports: Ports, moto_url: str, local: LocalSecrets) -> None:
+    def __init__(
+        self, stack: str, index: int, ports: Ports, moto_url: str, local: LocalSecrets, principals: Path
+    ) -> None:
         self.stack = stack
         self.out = STATE_DIR / stack / "graph.json"
         self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
@@ -118,6 +124,8 @@ class Deployer:
                 json.dumps(stack_settings(stack, local)),
                 "--out",
                 str(self.out),
+                "--principals",
+                str(principals),
                 "--on-go",
             ],
             cwd=ROOT,
@@ -182,11 +190,21 @@ def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     moto = start_moto(ports.moto)
     local = LocalSecrets.generate(ports.slack)
     moto_url = f"http://127.0.0.1:{ports.moto}"
+    try:
+        principals = enforce(moto_url)
+    except BaseException:
+        moto.terminate()
+        raise
+    principals_file = STATE_DIR / "principals.json"
+    principals.save(principals_file)
     # Every deployer starts now; each deploys once the stacks before it are (primary first).
-    deployers = [Deployer(stack, index, ports, moto_url, local) for index, stack in enumerate(stacks())]
+    deployers = [
+        Deployer(stack, index, ports, moto_url, local, principals_file)
+        for index, stack in enumerate(stacks())
+    ]
     try:
         graphs = [deployer.deploy() for deployer in deployers]
-        return _start_plane(ports, moto, graphs, local)
+        return _start_plane(ports, moto, graphs, local, principals)
     except BaseException:
         for deployer in deployers:
             deployer.cancel()
@@ -195,10 +213,15 @@ def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
 
 
 def _start_plane(
-    ports: Ports, moto: subprocess.Popen[bytes], graphs: list[dict[str, Any]], local: LocalSecrets
+    ports: Ports,
+    moto: subprocess.Popen[bytes],
+    graphs: list[dict[str, Any]],
+    local: LocalSecrets,
+    principals: Principals,
 ) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     moto_url = f"http://127.0.0.1:{ports.moto}"
-    cloud = LocalCloud(graphs, moto_url, STATE_DIR)
+    sign_as(principals.admin)
+    cloud = LocalCloud(graphs, moto_url, STATE_DIR, principals)
     cloud.start()
 
     slack_apis = {name: region.urls["slack"] for name, region in cloud.regions.items()}
@@ -216,6 +239,11 @@ def _start_plane(
         "site": f"http://127.0.0.1:{ports.site}",
         "dashboard": f"http://127.0.0.1:{ports.dashboard}",
         "moto": moto_url,
+        # The admin's keys, for tools and tests that look into moto: IAM is enforced there.
+        "admin": {
+            "accessKeyId": principals.admin.access_key_id,
+            "secretAccessKey": principals.admin.secret_access_key,
+        },
         "regions": {
             name: {"api": r.urls["user"], "slackApi": r.urls["slack"]} for name, r in cloud.regions.items()
         },
@@ -261,7 +289,7 @@ def banner(state: dict[str, Any]) -> str:
     lines += [
         f"  Slack console      {state['slack']['console']}",
         f"  Slack inbox        {state['slack']['inbox']}",
-        f"  moto               {state['moto']}",
+        f"  moto               {state['moto']} (IAM enforced; admin keys in state.json)",
         f"  Demo user          {state['demoUser']['username']} / {state['demoUser']['password']}",
         *(f"  Lambda runtime     {line}" for line in state["runtimes"].values()),
         "  Not emulated       " + (", ".join(state["notEmulated"]) or "none") + "; X-Ray tracing",
@@ -294,6 +322,7 @@ def main() -> None:
     print("\nStopping...", flush=True)
     shutdown(cloud, extras)
     (STATE_DIR / "state.json").unlink(missing_ok=True)
+    (STATE_DIR / "principals.json").unlink(missing_ok=True)
     print("Stopped.", flush=True)
 
 

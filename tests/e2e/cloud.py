@@ -16,6 +16,7 @@ from waiting import wait_for
 
 from bench.ledger import LocalCloudClient
 from localcloud.graph import aws_client
+from localcloud.iam.principals import admin_of
 
 ROOT = Path(__file__).resolve().parents[2]
 # Debian's Chromium by default; CHROMIUM_EXECUTABLE points elsewhere (e.g. GitHub's Chrome).
@@ -72,8 +73,8 @@ class Cloud:
         return self.state["regions"][region]["api"]
 
     def aws(self, service: str, region: str) -> Any:
-        """A boto3 client for the local cloud's moto (any credentials do)."""
-        return aws_client(service, region, self.state["moto"])
+        """A boto3 client for the local cloud's moto, as its admin (moto enforces IAM)."""
+        return aws_client(service, region, self.state["moto"], admin_of(self.state))
 
     def slack(self, region: str, text: str) -> Reply:
         """A correctly signed `/chaos` command through the Slack stand-in's console."""
