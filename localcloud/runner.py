@@ -109,8 +109,9 @@ class _Worker:
             "handler": spec.handler,
             "paths": spec.paths,
         }
-        started = time.perf_counter()
+        # Lambda has the role's credentials before the environment starts: not part of its init.
         self.credentials = _role_credentials(spec)
+        started = time.perf_counter()
         environment = {**spec.environment, **(self.credentials.environment() if self.credentials else {})}
         # Lambda runs the handler with /var/task, the function's code, as working directory.
         self.process = subprocess.Popen(  # noqa: S603 - the runtime's interpreter and our worker

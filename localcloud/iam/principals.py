@@ -20,9 +20,10 @@ so the runner takes credentials per worker start and retires a warm worker befor
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +67,13 @@ class Principals:
     endpoint: str | None  # None: boto3's own (moto in-process, in tests)
     admin: Credentials
     lambda_service: Credentials
+    _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def assume(self, role_arn: str, session_name: str, region: str) -> Credentials:
         """Credentials of `role_arn` as Lambda gets them for a function (AccessDenied if the
         role does not trust lambda.amazonaws.com)."""
-        sts = boto3.session.Session().client(
-            "sts", region_name=region, endpoint_url=self.endpoint, **self.lambda_service.client_options()
-        )
-        issued = sts.assume_role(
+        issued = self._sts(region).assume_role(
             RoleArn=role_arn, RoleSessionName=session_name[:64], DurationSeconds=SESSION_SECONDS
         )["Credentials"]
         return Credentials(
@@ -82,6 +82,18 @@ class Principals:
             issued["SessionToken"],
             issued["Expiration"].timestamp(),
         )
+
+    def _sts(self, region: str) -> Any:
+        """The Lambda service's STS client for `region`, made once (clients are thread-safe)."""
+        with self._lock:
+            if region not in self._clients:
+                self._clients[region] = boto3.session.Session().client(
+                    "sts",
+                    region_name=region,
+                    endpoint_url=self.endpoint,
+                    **self.lambda_service.client_options(),
+                )
+            return self._clients[region]
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps({"endpoint": self.endpoint, **{k: asdict(v) for k, v in self._keys()}}))
