@@ -111,7 +111,11 @@ class Principals:
 def enforce(endpoint: str) -> Principals:
     """Create the admin and the Lambda service on a fresh moto server, then enforce IAM there."""
     principals = create(endpoint)
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST")  # noqa: S310
+    # The count of requests still let through unauthenticated: none from now on. Not a form (the
+    # server reads the raw body, which werkzeug leaves empty for form-encoded data).
+    request = urllib.request.Request(  # noqa: S310 - the local moto
+        f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local moto
         response.read()
     return principals

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from conftest import moto_server
 from moto import mock_aws
 from moto.core.authorization import ActionAuthenticatorMixin, enable_iam_authentication
 from moto.s3.responses import S3Response
@@ -221,3 +222,15 @@ def test_get_object_of_a_missing_key_is_404_with_list_bucket(cloud: principals.P
     s3 = _role(cloud, "writer").client("s3")
     error = _error(s3.get_object, Bucket="static", Key="assets/missing.png")
     assert (error["Code"], error["status"]) == ("NoSuchKey", 404)
+
+
+def test_enforce_leaves_the_admin_as_the_only_way_in_to_the_local_cloud_s_moto() -> None:
+    with moto_server() as url:
+        admin = principals.enforce(url).admin
+        session = boto3.session.Session(region_name=REGION)
+        sqs = session.client("sqs", endpoint_url=url, **admin.client_options())
+        assert sqs.create_queue(QueueName="q")["QueueUrl"].endswith("/q")
+        unknown = session.client(
+            "sqs", endpoint_url=url, **principals.UNENFORCED_CREDENTIALS.client_options()
+        )
+        assert _error(unknown.list_queues)["Code"] == "UnrecognizedClientException"
