@@ -61,50 +61,67 @@ class JsonError(JsonRESTError):
     code = 400
 
 
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html
+TRANSACTION_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
+}
+
+
 def _dynamodb(action: str, body: dict[str, Any], region: str, account: str) -> Needs | None:
+    """https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html"""
+
     def table(name: str, index: str | None = None) -> str:
         arn = name if name.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{name}"
         return f"{arn}/index/{index}" if index else arn
 
-    if action == "TransactWriteItems":
-        per_item = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
-        per_item["ConditionCheck"] = "ConditionCheckItem"
+    if action in ("TransactWriteItems", "TransactGetItems"):
+        # A malformed item is left to moto's validation: it names no resource to authorize.
         return [
-            (f"dynamodb:{per_item[kind]}", table(operation["TableName"]))
-            for entry in body.get("TransactItems", [])
-            for kind, operation in entry.items()
-        ]
-    if action == "TransactGetItems":
-        return [
-            ("dynamodb:GetItem", table(entry["Get"]["TableName"])) for entry in body.get("TransactItems", [])
+            (TRANSACTION_ITEM_ACTIONS[kind], table(operation["TableName"]))
+            for entry in body.get("TransactItems") or []
+            for kind, operation in (entry.items() if isinstance(entry, dict) else [])
+            if kind in TRANSACTION_ITEM_ACTIONS and isinstance(operation, dict) and "TableName" in operation
         ]
     if action in ("BatchWriteItem", "BatchGetItem"):
-        return [(f"dynamodb:{action}", table(name)) for name in body.get("RequestItems", {})]
-    if "TableName" in body:
+        return [(f"dynamodb:{action}", table(name)) for name in body.get("RequestItems") or {}]
+    if isinstance(body.get("TableName"), str):
         return [(f"dynamodb:{action}", table(body["TableName"], body.get("IndexName")))]
     return None
 
 
 def _ssm(action: str, body: dict[str, Any], region: str, account: str) -> Needs | None:
+    """https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html;
+    GetParametersByPath on the path:
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-retrieval-authorization.html"""
+
     def parameter(name: str) -> str:
         return f"arn:aws:ssm:{region}:{account}:parameter/{name.removeprefix('/')}"
 
-    if action == "GetParametersByPath":
+    if action == "GetParametersByPath" and isinstance(body.get("Path"), str):
         return [("ssm:GetParametersByPath", parameter(body["Path"]))]
     if action in ("GetParameters", "DeleteParameters"):
-        return [(f"ssm:{action}", parameter(name)) for name in body.get("Names", [])]
-    if "Name" in body:
+        return [
+            (f"ssm:{action}", parameter(name)) for name in body.get("Names") or [] if isinstance(name, str)
+        ]
+    if isinstance(body.get("Name"), str):
         return [(f"ssm:{action}", parameter(body["Name"]))]
     return None
 
 
 def _events(action: str, body: dict[str, Any], region: str, account: str) -> Needs | None:
+    """https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridge.html"""
+
     def bus(name: str | None) -> str:
         name = name or "default"
         return name if name.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{name}"
 
     if action == "PutEvents":
-        return [("events:PutEvents", bus(entry.get("EventBusName"))) for entry in body.get("Entries", [])]
+        entries = [entry for entry in body.get("Entries") or [] if isinstance(entry, dict)]
+        return [("events:PutEvents", arn) for arn in sorted({bus(e.get("EventBusName")) for e in entries})]
     return None
 
 
@@ -236,7 +253,7 @@ def _authorize(self: Any, resource: str = "*") -> None:
     required = None
     if "X-Amz-Target" in self.headers:
         required = needs(service, action, self.raw_body, request._region, self.current_account)
-    for needed_action, arn in required or [(request._action, resource)]:
+    for needed_action, arn in [(request._action, resource)] if required is None else required:
         request.check(needed_action, arn)
 
 

@@ -14,7 +14,6 @@ from botocore.exceptions import ClientError
 from conftest import moto_server
 from moto import mock_aws
 from moto.core.authorization import ActionAuthenticatorMixin, enable_iam_authentication
-from moto.s3.responses import S3Response
 
 from localcloud.iam import authorization, principals
 from localcloud.settings import ACCOUNT
@@ -39,7 +38,6 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[principals.Principals]:
     monkeypatch.setattr(
         ActionAuthenticatorMixin, "_authenticate_and_authorize_normal_action", authorization._authorize
     )
-    monkeypatch.setattr(S3Response, "get_object", authorization._get_object)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "setup")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "setup")
     with mock_aws():
@@ -68,9 +66,6 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[principals.Principals]:
         ssm = boto3.client("ssm", region_name=REGION)
         ssm.put_parameter(Name=f"/app/chaos/{REGION}", Value="{}", Type="String")
         ssm.put_parameter(Name="/app/regions/us-east-1", Value="{}", Type="String")
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket="static")
-        s3.put_object(Bucket="static", Key="assets/a.png", Body=b"png")
         created = principals.create(None)
         with enable_iam_authentication():
             yield created
@@ -164,6 +159,21 @@ def test_get_parameters_by_path_is_authorized_against_the_path(cloud: principals
     assert _error(ssm.get_parameters_by_path, Path="/app")["Code"] == "AccessDeniedException"
 
 
+def test_put_events_is_authorized_on_each_entry_s_bus(cloud: principals.Principals) -> None:
+    bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/app"
+    admin = boto3.session.Session(region_name=REGION, **cloud.admin.client_options())
+    admin.client("events").create_event_bus(Name="app")
+    iam = admin.client("iam")
+    grant = _policy({"Effect": "Allow", "Action": "events:PutEvents", "Resource": bus})
+    iam.put_role_policy(RoleName="writer", PolicyName="bus", PolicyDocument=grant)
+    events = _role(cloud, "writer").client("events")
+    entry = {"Source": "app.clicks", "DetailType": "PageViewed", "Detail": "{}"}
+    assert events.put_events(Entries=[{**entry, "EventBusName": "app"}])["FailedEntryCount"] == 0
+    error = _error(events.put_events, Entries=[{**entry, "EventBusName": "app"}, entry])
+    assert error["Code"] == "AccessDeniedException"
+    assert "event-bus/default" in error["Message"]
+
+
 def test_managed_policy_attached_to_the_role_is_honoured(cloud: principals.Principals) -> None:
     iam = boto3.session.Session(region_name=REGION, **cloud.admin.client_options()).client("iam")
     arn = iam.create_policy(
@@ -197,33 +207,6 @@ def test_unknown_keys_are_refused(cloud: principals.Principals) -> None:
     assert _error(ssm.get_parameter, Name=f"/app/chaos/{REGION}")["Code"] == "UnrecognizedClientException"
 
 
-def _grant(cloud: principals.Principals, name: str, *statements: dict[str, Any]) -> None:
-    iam = boto3.session.Session(region_name=REGION, **cloud.admin.client_options()).client("iam")
-    iam.put_role_policy(RoleName="writer", PolicyName=name, PolicyDocument=_policy(*statements))
-
-
-def test_get_object_of_a_missing_key_is_403_without_list_bucket(cloud: principals.Principals) -> None:
-    _grant(
-        cloud, "images", {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::static/*"}
-    )
-    s3 = _role(cloud, "writer").client("s3")
-    assert s3.get_object(Bucket="static", Key="assets/a.png")["Body"].read() == b"png"
-    error = _error(s3.get_object, Bucket="static", Key="assets/missing.png")
-    assert (error["Code"], error["status"]) == ("AccessDenied", 403)
-
-
-def test_get_object_of_a_missing_key_is_404_with_list_bucket(cloud: principals.Principals) -> None:
-    _grant(
-        cloud,
-        "site",
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::static/*"},
-        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::static"},
-    )
-    s3 = _role(cloud, "writer").client("s3")
-    error = _error(s3.get_object, Bucket="static", Key="assets/missing.png")
-    assert (error["Code"], error["status"]) == ("NoSuchKey", 404)
-
-
 def test_enforce_leaves_the_admin_as_the_only_way_in_to_the_local_cloud_s_moto() -> None:
     with moto_server() as url:
         admin = principals.enforce(url).admin
@@ -234,3 +217,49 @@ def test_enforce_leaves_the_admin_as_the_only_way_in_to_the_local_cloud_s_moto()
             "sqs", endpoint_url=url, **principals.UNENFORCED_CREDENTIALS.client_options()
         )
         assert _error(unknown.list_queues)["Code"] == "UnrecognizedClientException"
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[str, principals.Principals]]:
+    """The local cloud's moto server (which installs localcloud.iam.authorization) under
+    enforcement, with a bucket and an object."""
+    with moto_server() as url:
+        open_keys = principals.UNENFORCED_CREDENTIALS.client_options()
+        s3 = boto3.session.Session(region_name=REGION).client("s3", endpoint_url=url, **open_keys)
+        s3.create_bucket(Bucket="static")
+        s3.put_object(Bucket="static", Key="assets/a.png", Body=b"png")
+        yield url, principals.enforce(url)
+
+
+def _site_role(served: tuple[str, principals.Principals], name: str, *statements: dict[str, Any]) -> Any:
+    url, cloud = served
+    iam = boto3.session.Session(region_name=REGION).client(
+        "iam", endpoint_url=url, **cloud.admin.client_options()
+    )
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=_trust("lambda.amazonaws.com"))
+    iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=_policy(*statements))
+    credentials = cloud.assume(f"arn:aws:iam::{ACCOUNT}:role/{name}", name, REGION)
+    return boto3.session.Session(region_name=REGION).client(
+        "s3", endpoint_url=url, **credentials.client_options()
+    )
+
+
+GET_OBJECT = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::static/*"}
+
+
+def test_get_object_of_a_missing_key_is_403_without_list_bucket(
+    served: tuple[str, principals.Principals],
+) -> None:
+    s3 = _site_role(served, "images", GET_OBJECT)
+    assert s3.get_object(Bucket="static", Key="assets/a.png")["Body"].read() == b"png"
+    error = _error(s3.get_object, Bucket="static", Key="assets/missing.png")
+    assert (error["Code"], error["status"]) == ("AccessDenied", 403)
+
+
+def test_get_object_of_a_missing_key_is_404_with_list_bucket(
+    served: tuple[str, principals.Principals],
+) -> None:
+    listing = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::static"}
+    s3 = _site_role(served, "site", GET_OBJECT, listing)
+    error = _error(s3.get_object, Bucket="static", Key="assets/missing.png")
+    assert (error["Code"], error["status"]) == ("NoSuchKey", 404)

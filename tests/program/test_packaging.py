@@ -22,8 +22,14 @@ DECLARED = botocore_data.declared_operations()
 SERVICES = sorted({service for operations in DECLARED.values() for service in operations})
 
 
+# A loader of its own: the test run's sessions share one (tests/conftest.py), and an S3 client
+# rewrites the shared S3 model in place when it calls (botocore's
+# remove_bucket_from_url_paths_from_model), so botocore's data read through it may not be its files'.
+PRISTINE = Loader()
+
+
 def full_model(service: str, kind: str = "service-2") -> Any:
-    return botocore.session.get_session().get_component("data_loader").load_service_model(service, kind)
+    return PRISTINE.load_service_model(service, kind)
 
 
 def write_data(operations: dict[str, list[str]], folder: Path) -> Path:
