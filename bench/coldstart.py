@@ -348,11 +348,14 @@ def spawn(spec: FunctionSpec, event: Any = None, warm: int = 0, *, baseline: boo
         "warm": warm,
     }
     line = json.dumps(request).encode() + b"\n"
+    # As a worker: the execution role's credentials, taken before the start is timed.
+    credentials = None if baseline or spec.credentials is None else spec.credentials()
+    environment = {**spec.environment, **(credentials.environment() if credentials else {})}
     with tempfile.TemporaryFile() as logs:
         started = time.perf_counter()
         process = subprocess.Popen(
             [spec.python, "-I", "-S", "-B", "-c", BOOTSTRAP],
-            env=spec.environment,
+            env=environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=logs,
@@ -400,17 +403,10 @@ def check(function: str, sample: Sample) -> None:
 
 def calm_chaos(cloud: LocalCloud, region: str = REGION) -> None:
     """No injected failures during the run: the region up, errorRate and writerFailureRate 0."""
-    import boto3
+    from localcloud.graph import aws_client
 
     spec = cloud.regions[region].functions["health"].spec
-    ssm = boto3.client(
-        "ssm",
-        region_name=region,
-        endpoint_url=cloud.moto_url,
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
-    ssm.put_parameter(
+    aws_client("ssm", region, cloud.moto_url).put_parameter(
         Name=f"{spec.environment['CHAOS_PARAMETER_PREFIX']}/{region}",
         Value=json.dumps({"failed": False, "errorRate": 0, "writerFailureRate": 0}),
         Type="String",
