@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from localcloud.cloudwatch.service import CloudWatch
 from localcloud.eventbridge import LambdaTarget, RuleTarget, eventbridge_delivery
 from localcloud.graph import Graph, Region, RoleClient, aws_client
 from localcloud.httpserver import PooledServer
+from localcloud.iam.deliveries import Deliveries
 from localcloud.iam.principals import UNENFORCED_CREDENTIALS, Principals
 from localcloud.logs import LogShipper
 from localcloud.poller import Poller
@@ -29,6 +31,8 @@ from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract
 from localcloud.runtimes import Runtime
 from localcloud.sqs import sqs_event_source
 from localcloud.streams.service import Streams
+
+log = logging.getLogger("localcloud.cloud")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +62,9 @@ class LocalCloud:
             graph = Graph(data)
             shipper = LogShipper(graph.region, moto_url, state_dir / "logs" / graph.region)
             self.shippers[graph.region] = shipper
-            self.regions[graph.region] = Region(graph)
+            permissions = graph.of_type("aws:lambda/permission:Permission")
+            clients = functools.partial(aws_client, endpoint=moto_url)
+            self.regions[graph.region] = Region(graph, Deliveries(permissions, clients, graph.region))
         for region in self.regions.values():
             self._functions(region)
         for region in self.regions.values():
@@ -121,7 +127,13 @@ class LocalCloud:
             # Lambda sends to the on-failure destination as the function's role.
             # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
             sender = self._sender(self._as_role(spec, "sqs") or sqs)
-            function = LocalFunction(spec, self.shippers[graph.region].ship, sender)
+            shipper = self.shippers[graph.region]
+            # Lambda ships a function's logs with its execution role's permissions: without
+            # logs:CreateLogStream and logs:PutLogEvents on its log group, they are lost.
+            # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html
+            if (logs := self._as_role(spec, "logs")) is not None:
+                shipper.ship_as(spec.log_group, logs)
+            function = LocalFunction(spec, shipper.ship, sender)
             self.runner.add(function)
             region.functions[spec.source] = function
 
@@ -157,11 +169,17 @@ class LocalCloud:
             )
         return runtime.powertools
 
-    def _sender(self, sqs: Any) -> Any:
+    def _sender(self, sqs: Any, permits: Callable[[str], str | None] | None = None) -> Any:
         """Sends to a queue by its ARN, as AWS's services do: SendMessage alone, so a role that
-        may only sqs:SendMessage can (the URL is moto's for that ARN, not looked up)."""
+        may only sqs:SendMessage can (the URL is moto's for that ARN, not looked up). A service
+        sends only where `permits` (the queue's policy) finds no refusal; else nothing is sent
+        (EventBridge counts it as InvocationsFailedToBeSentToDlq)."""
 
         def send(queue_arn: str, body: str, attributes: dict[str, str] | None = None) -> None:
+            refusal = permits(queue_arn) if permits is not None else None
+            if refusal is not None:
+                log.error("not sent to %s: %s", queue_arn, refusal)
+                return
             _, _, _, _, account, name = queue_arn.split(":")
             sqs.send_message(
                 QueueUrl=f"{self.moto_url}/{account}/{name}",
@@ -233,13 +251,21 @@ class LocalCloud:
                 key = inputs["routeKey"]
                 method, _, path = key.partition(" ")
                 throttle = per_route.get(key)
+                function = functions_by_invoke_arn[integration["inputs"]["integrationUri"]]
+                # The source ARN API Gateway invokes with: the API, stage, method and path.
+                # https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html
+                stage_name = stage["inputs"]["name"]
+                source = f"{api['outputs']['executionArn']}/{stage_name}/{method or '$default'}{path}"
                 routes.append(
                     gateway.Route(
                         method=method if path else "",
                         path=path,
                         key=key,
-                        function=functions_by_invoke_arn[integration["inputs"]["integrationUri"]],
+                        function=function,
                         authorizer=authorizer,
+                        permitted=region.deliveries.may_invoke(
+                            function.spec.name, function.spec.arn, "apigateway.amazonaws.com", source
+                        ),
                         bucket=gateway.TokenBucket(
                             throttle["throttlingRateLimit"], throttle["throttlingBurstLimit"]
                         )
@@ -270,7 +296,6 @@ class LocalCloud:
         graph = region.graph
         sqs = aws_client("sqs", graph.region, self.moto_url)
         rules = {rule["outputs"]["arn"]: rule for rule in graph.of_type("aws:cloudwatch/eventRule:EventRule")}
-        permissions = graph.of_type("aws:lambda/permission:Permission")
         for rule_arn, tap_url in graph.taps.items():
             rule_name = rules[rule_arn]["outputs"]["name"]
             targets = []
@@ -285,11 +310,8 @@ class LocalCloud:
                         arn=inputs["arn"],
                         function=function,
                         permitted=function is not None
-                        and any(
-                            p["inputs"]["principal"] == "events.amazonaws.com"
-                            and p["inputs"].get("sourceArn") == rule_arn
-                            and p["inputs"]["function"] == function.spec.name
-                            for p in permissions
+                        and region.deliveries.may_invoke(
+                            function.spec.name, function.spec.arn, "events.amazonaws.com", rule_arn
                         ),
                         max_attempts=int(retry.get("maximumRetryAttempts", 185)),
                         max_age_seconds=int(retry.get("maximumEventAgeInSeconds", 86_400)),
@@ -297,7 +319,11 @@ class LocalCloud:
                     )
                 )
             self.pollers.append(
-                eventbridge_delivery(sqs, RuleTarget(rule_arn, tap_url, targets), self._sender(sqs))
+                eventbridge_delivery(
+                    sqs,
+                    RuleTarget(rule_arn, tap_url, targets),
+                    self._sender(sqs, region.deliveries.permits_sending("events.amazonaws.com", rule_arn)),
+                )
             )
         queues = {q["outputs"]["arn"]: q for q in graph.of_type("aws:sqs/queue:Queue")}
         for mapping in graph.of_type("aws:lambda/eventSourceMapping:EventSourceMapping"):

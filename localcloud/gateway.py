@@ -104,6 +104,12 @@ class JwtAuthorizer:
         return claims
 
 
+NO_INVOKE_PERMISSION = (
+    "The IAM role configured on the integration or API Gateway doesn't have permissions to call the "
+    "integration. Check the permissions and try again."
+)
+
+
 @dataclass
 class Route:
     method: str  # "GET", "ANY"; "$default" routes have method "" and path ""
@@ -113,6 +119,8 @@ class Route:
     authorizer: JwtAuthorizer | None
     bucket: TokenBucket | None
     timeout: float = 30.0  # the integration's timeout: API Gateway stops waiting then
+    # Whether the function's resource policy lets API Gateway invoke it for this route.
+    permitted: bool = True
     pattern: re.Pattern[str] | None = None
     params: list[str] = field(default_factory=list)
 
@@ -189,6 +197,7 @@ class Api:
                 "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
                 "responseLength": str(response.calculate_content_length() or 0),
                 "latency": str(int(latency)),
+                "integrationError": getattr(response, "integration_error", "-"),
             }
         )
         self.metric("Count", 1)
@@ -241,6 +250,12 @@ class Api:
             except ValueError as error:
                 challenge = f'Bearer scope="" error="invalid_token" error_description="{error}"'
                 return aws_error(401, "Unauthorized", {"www-authenticate": challenge})
+        if not route.permitted:
+            # As AWS answers without the function's invoke permission, and logs it as the
+            # integration error: https://repost.aws/knowledge-center/api-gateway-http-lambda-integrations
+            response = aws_error(500, "Internal Server Error")
+            response.integration_error = NO_INVOKE_PERMISSION  # type: ignore[attr-defined]
+            return response
         event = self._event(request, route, params, body, claims, request_id)
         outcome: dict[str, Any] = {}
 

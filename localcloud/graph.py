@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from localcloud.iam.deliveries import Deliveries
 from localcloud.iam.principals import UNENFORCED_CREDENTIALS, Credentials, expiring
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class Region:
     """One region's data plane: its graph and the local services built from it."""
 
     graph: Graph
+    deliveries: Deliveries
     functions: dict[str, LocalFunction] = field(default_factory=dict)  # by source folder
     apis: dict[str, gateway.Api] = field(default_factory=dict)  # "user" | "slack"
     urls: dict[str, str] = field(default_factory=dict)

@@ -23,10 +23,15 @@ class LogShipper(threading.Thread):
     def __init__(self, region: str, endpoint: str, directory: Path) -> None:
         super().__init__(name=f"logs-{region}", daemon=True)
         self.logs = aws_client("logs", region, endpoint)
+        self.clients: dict[str, Any] = {}  # log group -> the client its lines are shipped with
         self.directory = directory
         self.lines: queue.Queue[tuple[str, str, str, int]] = queue.Queue()
         self.streams: set[tuple[str, str]] = set()
         directory.mkdir(parents=True, exist_ok=True)
+
+    def ship_as(self, group: str, client: Any) -> None:
+        """Ship the lines of `group` with `client` (a function's role) instead of the admin's."""
+        self.clients[group] = client
 
     def ship(self, group: str, stream: str, line: str) -> None:
         self.lines.put((group, stream, line, int(time.time() * 1000)))
@@ -42,15 +47,18 @@ class LogShipper(threading.Thread):
     def _flush(self, batch: list[tuple[str, str, str, int]]) -> None:
         grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for group, stream, line, timestamp in batch:
+            if not line:
+                continue  # CloudWatch Logs takes no empty message (PutLogEvents: length 1 or more)
             grouped.setdefault((group, stream), []).append({"timestamp": timestamp, "message": line})
         for (group, stream), events in grouped.items():
             file = self.directory / (re.sub(r"[^A-Za-z0-9_.-]+", "_", group.strip("/")) + ".log")
             with file.open("a") as handle:
                 handle.writelines(event["message"] + "\n" for event in events)
+            client = self.clients.get(group, self.logs)
             try:
                 if (group, stream) not in self.streams:
-                    self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
+                    client.create_log_stream(logGroupName=group, logStreamName=stream)
                     self.streams.add((group, stream))
-                self.logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+                client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
             except Exception:
                 log.exception("could not ship logs to %s", group)

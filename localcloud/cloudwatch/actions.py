@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from localcloud.cloudwatch.alarms import ALARM, INSUFFICIENT_DATA, OK, Alarm
+from localcloud.iam.deliveries import Deliveries
 from localcloud.settings import ACCOUNT
 from localcloud.sns import sns_event
 
@@ -136,14 +137,22 @@ def lambda_action_event(alarm: Alarm, old_state: str, old_reason: str, old_time:
 
 @dataclass
 class Actions:
-    """Carries out alarm actions: SNS topics to their Lambda subscribers, Lambda functions directly."""
+    """Carries out alarm actions: SNS topics to their Lambda subscribers, Lambda functions directly,
+    each only where the resource policies let the delivering service do it (``deliveries``): the
+    topic's policy and key policy for CloudWatch, the function's for SNS or CloudWatch."""
 
     find_function: Callable[[str], Any]  # ARN -> LocalFunction | None
     subscriptions: dict[str, list[tuple[str, str]]]  # topic ARN -> [(subscription ARN, function ARN)]
+    deliveries: Deliveries
 
     def run(self, alarm: Alarm, arn: str, old_state: str, old_reason: str, old_time: datetime) -> None:
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         if service == "sns":
+            refusal = self.deliveries.topic_refusal(arn, "cloudwatch.amazonaws.com", alarm.arn)
+            if refusal is not None:
+                # As the alarm's history says it in AWS: "Failed to execute action ...".
+                log.error("alarm %s: failed to execute action %s: %s", alarm.name, arn, refusal)
+                return
             message = json.dumps(sns_message(alarm, old_state))
             subject = f'{alarm.state}: "{alarm.name}" in {REGION_NAMES.get(alarm.region, alarm.region)}'
             for subscription, endpoint in self.subscriptions.get(arn, []):
@@ -151,8 +160,23 @@ class Actions:
                 if function is None:
                     log.warning("SNS subscriber %s of %s is not a local function", endpoint, arn)
                     continue
+                if not self._may_invoke(function, "sns.amazonaws.com", arn):
+                    continue
                 function.invoke_async(sns_event(arn, subscription, subject[:100], message))
         elif service == "lambda" and (function := self.find_function(arn)) is not None:
-            function.invoke_async(lambda_action_event(alarm, old_state, old_reason, old_time))
+            # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-actions-Lambda
+            if self._may_invoke(function, "lambda.alarms.cloudwatch.amazonaws.com", alarm.arn):
+                function.invoke_async(lambda_action_event(alarm, old_state, old_reason, old_time))
         else:
             log.warning("alarm %s: action %s is not emulated", alarm.name, arn)
+
+    def _may_invoke(self, function: Any, service: str, source_arn: str) -> bool:
+        if self.deliveries.may_invoke(function.spec.name, function.spec.arn, service, source_arn):
+            return True
+        log.error(
+            "%s may not invoke %s for %s: no statement of its resource policy allows it",
+            service,
+            function.spec.name,
+            source_arn,
+        )
+        return False

@@ -68,7 +68,7 @@ class CloudWatch:
             self.evaluators[name] = AlarmEvaluator(
                 alarms,
                 metrics,
-                Actions(find_function, subscriptions),
+                Actions(find_function, subscriptions, region.deliveries),
                 aws_client("cloudwatch", name),
                 self.scale,
             )

@@ -30,8 +30,17 @@ Where that differs from AWS in ways this program meets, this module follows AWS:
   ``UnrecognizedClientException`` or ``InvalidSignatureException`` in JSON with status 400, as
   AWS does (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html).
 
-Not evaluated (stricter or absent here, as moto has them): resource-based policies, KMS key
-policies behind encrypted reads, permission boundaries, SCPs and session policies.
+- Reading a SecureString with decryption needs ``kms:Decrypt`` on its key besides the SSM action,
+  with ``kms:ViaService`` ``ssm.<region>.amazonaws.com``
+  (https://docs.aws.amazon.com/systems-manager/latest/userguide/secure-string-parameter-kms-encryption.html).
+  For a customer managed key, its key policy decides: it allows the caller itself, or it
+  delegates to IAM (the account as principal) and the caller's policies allow it
+  (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html). An AWS managed
+  key (``alias/aws/ssm``) lets every principal of the account use it through SSM.
+
+Not evaluated (absent here, as moto has them): permission boundaries, SCPs and session policies.
+Resource policies on the local data plane's deliveries are evaluated where it delivers
+(``localcloud.iam.deliveries``).
 """
 
 from __future__ import annotations
@@ -47,9 +56,12 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError
 from moto.iam.access_control import IAMPolicyStatement, IAMRequest
 from moto.iam.utils import format_incoming_conditional_values
+from moto.kms.models import kms_backends
 from moto.s3.exceptions import MissingKey
 from moto.s3.responses import S3Response
+from moto.ssm.models import ssm_backends
 
+from localcloud.iam import policy
 from localcloud.iam.principals import SERVICE_PATH
 
 Needs = list[tuple[str, str]]  # (IAM action, resource ARN) pairs a request is authorized against
@@ -125,10 +137,21 @@ def _events(action: str, body: dict[str, Any], region: str, account: str) -> Nee
     return None
 
 
+def _logs(action: str, body: dict[str, Any], region: str, account: str) -> Needs | None:
+    """https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html:
+    a stream's actions on the log stream's ARN (which a log group's ``arn:...:log-group:name:*``
+    covers)."""
+    group, stream = body.get("logGroupName"), body.get("logStreamName")
+    if action in ("CreateLogStream", "PutLogEvents") and isinstance(group, str) and isinstance(stream, str):
+        return [(f"logs:{action}", f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}")]
+    return None
+
+
 RESOLVERS: dict[str, Callable[[str, dict[str, Any], str, str], Needs | None]] = {
     "dynamodb": _dynamodb,
     "ssm": _ssm,
     "events": _events,
+    "logs": _logs,
 }
 
 
@@ -255,6 +278,79 @@ def _authorize(self: Any, resource: str = "*") -> None:
         required = needs(service, action, self.raw_body, request._region, self.current_account)
     for needed_action, arn in [(request._action, resource)] if required is None else required:
         request.check(needed_action, arn)
+    if service == "ssm":
+        for key_arn in _decrypted_keys(action, self.raw_body, request._region, self.current_account):
+            _check_decrypt(request, key_arn, f"ssm.{request._region}.amazonaws.com")
+
+
+AWS_MANAGED_SSM_KEY = "alias/aws/ssm"
+
+
+def _decrypted_keys(action: str, raw_body: bytes, region: str, account: str) -> list[str]:
+    """The ARNs of the customer managed keys a read with decryption decrypts under."""
+    try:
+        body = json.loads(raw_body or b"{}")
+    except ValueError:
+        return []
+    if not isinstance(body, dict) or body.get("WithDecryption") is not True:
+        return []
+    backend = ssm_backends[account][region]
+    if action == "GetParameter" and isinstance(body.get("Name"), str):
+        names = [body["Name"].split(":", 1)[0]]
+    elif action == "GetParameters":
+        names = [name.split(":", 1)[0] for name in body.get("Names") or [] if isinstance(name, str)]
+    elif action == "GetParametersByPath" and isinstance(body.get("Path"), str):
+        path = body["Path"].rstrip("/") + "/"
+        names = list(backend._parameters.get_keys_beginning_with(path, bool(body.get("Recursive"))))
+    else:
+        return []
+    keys = kms_backends[account][region]
+    found = []
+    for name in names:
+        parameter = backend.get_parameter(name)
+        if parameter is None or parameter.parameter_type != "SecureString":
+            continue
+        key_id = parameter.keyid or AWS_MANAGED_SSM_KEY
+        if key_id == AWS_MANAGED_SSM_KEY or key_id.endswith(":alias/aws/ssm"):
+            continue
+        try:
+            found.append(keys.keys[keys.any_id_to_key_id(key_id)].arn)
+        except KeyError:
+            # A key that is gone: the value cannot be decrypted by anyone.
+            missing = f"Key {key_id} of parameter {name} does not exist"
+            raise JsonError("KMS.NotFoundException", missing) from None
+    return sorted(set(found))
+
+
+def _check_decrypt(request: Request, key_arn: str, via: str) -> None:
+    """kms:Decrypt on `key_arn` for the caller, through the service `via`: the key policy allows
+    the caller, or delegates to IAM and the caller's identity policies allow it."""
+    _, _, _, region, account, _ = key_arn.split(":", 5)
+    key_policy = kms_backends[account][region].get_key_policy(key_arn.rsplit("/", 1)[-1])
+    caller = policy.Caller(account=request.account_id, arn=request._access_key.arn)
+    asked = policy.Request(
+        "kms:Decrypt", key_arn, caller, {"kms:ViaService": via, "kms:CallerAccount": request.account_id}
+    )
+    direct = policy.evaluate([key_policy], asked, resource_policy=True, account_means_everyone=False)
+    identity = policy.evaluate(
+        [_document(p) for p in request._access_key.collect_policies()], asked, resource_policy=False
+    )
+    allowed = direct is policy.Decision.ALLOW or (
+        policy.delegates_to_iam(key_policy, "kms:Decrypt", account) and identity is policy.Decision.ALLOW
+    )
+    if policy.Decision.DENY in (direct, identity) or not allowed:
+        raise JsonError(
+            "AccessDeniedException",
+            f"User: {caller.arn} is not authorized to perform: kms:Decrypt on resource: {key_arn} "
+            "because no identity-based policy allows the kms:Decrypt action",
+        )
+
+
+def _document(found: Any) -> str:
+    """An inline policy's document, or an attached managed policy's default version."""
+    if isinstance(found, str):
+        return found
+    return next(version.document for version in found.versions if version.is_default)
 
 
 _original_get_object = S3Response.get_object

@@ -263,3 +263,92 @@ def test_get_object_of_a_missing_key_is_404_with_list_bucket(
     s3 = _site_role(served, "site", GET_OBJECT, listing)
     error = _error(s3.get_object, Bucket="static", Key="assets/missing.png")
     assert (error["Code"], error["status"]) == ("NoSuchKey", 404)
+
+
+def _secret_reader(
+    cloud: principals.Principals, key_policy: str, *, decrypt: dict[str, Any] | None
+) -> tuple[Any, str]:
+    """A role that may ssm:GetParameter a SecureString under a new customer managed key with
+    `key_policy` (and kms:Decrypt by its own policy when `decrypt` is given); its SSM client and
+    the key's ARN. Set up as the admin."""
+    admin = boto3.session.Session(region_name=REGION, **cloud.admin.client_options())
+    key = admin.client("kms").create_key(Policy=key_policy)["KeyMetadata"]
+    admin.client("ssm").put_parameter(
+        Name="/app/slack/signing-secret", Value="s3cret", Type="SecureString", KeyId=key["KeyId"]
+    )
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/app/slack/signing-secret",
+        }
+    ]
+    if decrypt is not None:
+        statements.append({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key["Arn"], **decrypt})
+    iam = admin.client("iam")
+    iam.create_role(RoleName="slack", AssumeRolePolicyDocument=_trust("lambda.amazonaws.com"))
+    iam.put_role_policy(RoleName="slack", PolicyName="slack", PolicyDocument=_policy(*statements))
+    return _role(cloud, "slack").client("ssm"), key["Arn"]
+
+
+ACCOUNT_ADMINISTERS = {
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
+THROUGH_SSM = {"Condition": {"StringEquals": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}}}
+
+
+def test_a_secure_string_is_read_with_kms_decrypt_allowed_by_iam_through_the_key_policy(
+    cloud: principals.Principals,
+) -> None:
+    ssm, _ = _secret_reader(cloud, _policy(ACCOUNT_ADMINISTERS), decrypt=THROUGH_SSM)
+    found = ssm.get_parameter(Name="/app/slack/signing-secret", WithDecryption=True)
+    assert found["Parameter"]["Value"] == "s3cret"
+
+
+def test_a_secure_string_is_not_decrypted_without_kms_decrypt(cloud: principals.Principals) -> None:
+    ssm, key_arn = _secret_reader(cloud, _policy(ACCOUNT_ADMINISTERS), decrypt=None)
+    error = _error(ssm.get_parameter, Name="/app/slack/signing-secret", WithDecryption=True)
+    assert error["Code"] == "AccessDeniedException"
+    assert f"kms:Decrypt on resource: {key_arn}" in error["Message"]
+    # Without decryption, SSM needs no key: the value comes back encrypted.
+    assert ssm.get_parameter(Name="/app/slack/signing-secret")["Parameter"]["Value"] != "s3cret"
+
+
+def test_kms_decrypt_outside_ssm_does_not_count(cloud: principals.Principals) -> None:
+    other_service = {"Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}}
+    ssm, _ = _secret_reader(cloud, _policy(ACCOUNT_ADMINISTERS), decrypt=other_service)
+    error = _error(ssm.get_parameter, Name="/app/slack/signing-secret", WithDecryption=True)
+    assert error["Code"] == "AccessDeniedException"
+
+
+def test_a_key_policy_that_does_not_delegate_to_iam_refuses_the_role_its_iam_allows(
+    cloud: principals.Principals,
+) -> None:
+    admin_only = {
+        **ACCOUNT_ADMINISTERS,
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/{principals.ADMIN}"},
+    }
+    ssm, _ = _secret_reader(cloud, _policy(admin_only), decrypt=THROUGH_SSM)
+    error = _error(ssm.get_parameter, Name="/app/slack/signing-secret", WithDecryption=True)
+    assert error["Code"] == "AccessDeniedException"
+
+
+def test_a_role_ships_logs_to_its_own_log_group_only(cloud: principals.Principals) -> None:
+    admin = boto3.session.Session(region_name=REGION, **cloud.admin.client_options())
+    logs = admin.client("logs")
+    for group in ("/aws/lambda/writer", "/aws/lambda/other"):
+        logs.create_log_group(logGroupName=group)
+    own = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/writer:*"
+    statement = {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": own}
+    admin.client("iam").put_role_policy(
+        RoleName="writer", PolicyName="logs", PolicyDocument=_policy(statement)
+    )
+    role_logs = _role(cloud, "writer").client("logs")
+    role_logs.create_log_stream(logGroupName="/aws/lambda/writer", logStreamName="s")
+    event = [{"timestamp": 1_700_000_000_000, "message": "hello"}]
+    role_logs.put_log_events(logGroupName="/aws/lambda/writer", logStreamName="s", logEvents=event)
+    error = _error(role_logs.create_log_stream, logGroupName="/aws/lambda/other", logStreamName="s")
+    assert error["Code"] == "AccessDeniedException"
