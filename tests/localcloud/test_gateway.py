@@ -150,3 +150,22 @@ def test_build_event_gives_the_event_the_gateway_would_send():
     for field in ("routeKey", "rawPath", "body", "isBase64Encoded"):
         assert event[field] == sent[field]
     assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+
+
+def test_a_route_without_its_invoke_permission_answers_500_and_logs_the_integration_error():
+    function = FakeFunction()
+    entries: list[dict] = []
+    app = gateway.Api(
+        name="user-http-api",
+        region="us-east-1",
+        api_id="abc123",
+        routes=[route("POST /click", function, permitted=False)],
+        stage_bucket=gateway.TokenBucket(1000, 1000),
+        cors=None,
+        access_log=entries.append,
+    )
+    response = Client(app).post("/click", data=b"{}")
+    assert response.status_code == 500
+    assert response.json == {"message": "Internal Server Error"}
+    assert function.events == []  # Lambda refused it: the function never ran
+    assert entries[-1]["integrationError"] == gateway.NO_INVOKE_PERMISSION
