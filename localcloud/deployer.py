@@ -360,11 +360,15 @@ def _user(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dic
 def _parameter(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     region = inputs.get("region") or mocks.region
     ssm = mocks.client("ssm", region)
+    # A SecureString is encrypted under the key the resource names (else aws/ssm): reading it
+    # then needs kms:Decrypt on that key (localcloud.iam.authorization).
+    key = {"KeyId": inputs["keyId"]} if inputs.get("keyId") and inputs["type"] == "SecureString" else {}
     ssm.put_parameter(
         Name=inputs["name"],
         Type=inputs["type"],
         Value=str(secret_value(inputs["insecureValue"] if "insecureValue" in inputs else inputs["value"])),
         Overwrite=True,
+        **key,
     )
     arn = f"arn:aws:ssm:{region}:{ACCOUNT}:parameter{inputs['name']}"
     return inputs["name"], {**inputs, "arn": arn}
