@@ -32,7 +32,9 @@ class SsmChaosStore:
         try:
             return list(registry.regions())
         except (ParameterError, ValueError, KeyError) as error:
-            raise StoreError(f"region registry unreadable: {type(error).__name__}") from error
+            # The AWS error code behind a ParameterError (e.g. AccessDeniedException), else the type.
+            reason = _describe(error.__cause__) if error.__cause__ is not None else type(error).__name__
+            raise StoreError(f"region registry unreadable: {reason}") from error
 
     def read(self, regions: Sequence[str]) -> dict[str, ChaosState | StoreError]:
         return self._each(regions, chaos.read)

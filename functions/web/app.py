@@ -32,8 +32,10 @@ def region_api_origins() -> list[str]:
     down), the page is still served and may call this region only."""
     try:
         regions = registry.regions()
-    except ParameterError:
-        logger.warning("region registry unreachable; connect-src allows this region only")
+    except ParameterError as error:
+        logger.warning(
+            "region registry unreachable; connect-src allows this region only", extra={"reason": str(error)}
+        )
         return []
     return logic.api_origins(entry.api for entry in regions.values())
 

@@ -170,7 +170,7 @@ class StaticSite:
                 raise
             logger.warning(
                 "S3 denied the read: the object is missing, or not readable by this function",
-                extra={"key": key},
+                extra={"key": key, "error": "AccessDenied"},
             )
             return None
         return response["Body"].read()
