@@ -11,7 +11,7 @@ RUNTIME := python3.13
 RUNTIME_VENV := .venv-$(RUNTIME)
 RUNTIME_STAMP := $(RUNTIME_VENV)/.installed-$(shell cat requirements-functions.txt constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: help venv test test-fast lint synth plan demo bench lock clean
+.PHONY: help venv test test-fast lint synth plan demo bench iam-check lock clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ plan: $(STAMP) ## what this change does to each stack, offline, in Markdown (BAS
 
 bench: $(STAMP) ## measure on the local cloud; writes bench/report.md and bench/report.json (about 5 min)
 	$(PY) -m bench $(BENCH_ARGS)
+
+iam-check: $(STAMP) ## remove each statement of each function's role in turn; writes bench/iam-check.md (about 5 min)
+	$(PY) -m bench.iam_check
 
 lock: ## re-pin every transitive dependency of both requirements files into constraints.txt
 	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install -q -r requirements-dev.txt
