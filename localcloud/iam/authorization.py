@@ -347,9 +347,12 @@ def _check_decrypt(request: Request, key_arn: str, via: str) -> None:
 
 
 def _document(found: Any) -> str:
-    """An inline policy's document, or an attached managed policy's default version."""
+    """A role's inline policy (its document), a user's (a dict), or an attached managed policy's
+    default version, as moto's collect_policies gives them."""
     if isinstance(found, str):
         return found
+    if isinstance(found, dict):
+        return str(found["policy_document"])
     return next(version.document for version in found.versions if version.is_default)
 
 

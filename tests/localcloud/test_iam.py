@@ -352,3 +352,18 @@ def test_a_role_ships_logs_to_its_own_log_group_only(cloud: principals.Principal
     role_logs.put_log_events(logGroupName="/aws/lambda/writer", logStreamName="s", logEvents=event)
     error = _error(role_logs.create_log_stream, logGroupName="/aws/lambda/other", logStreamName="s")
     assert error["Code"] == "AccessDeniedException"
+
+
+def test_the_admin_reads_every_secure_string_by_path_through_the_key_policy_delegation(
+    cloud: principals.Principals,
+) -> None:
+    admin = boto3.session.Session(region_name=REGION, **cloud.admin.client_options())
+    key = admin.client("kms").create_key(Policy=_policy(ACCOUNT_ADMINISTERS))["KeyMetadata"]
+    admin.client("ssm").put_parameter(Name="/app/slack/x", Value="v", Type="SecureString", KeyId=key["KeyId"])
+    pages = admin.client("ssm").get_paginator("get_parameters_by_path")
+    found = {
+        p["Name"]: p["Value"]
+        for page in pages.paginate(Path="/", Recursive=True, WithDecryption=True)
+        for p in page["Parameters"]
+    }
+    assert found["/app/slack/x"] == "v"
