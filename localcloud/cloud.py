@@ -7,6 +7,7 @@ EventBridge and SQS delivery, logs.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import json
 import os
@@ -199,10 +200,17 @@ class LocalCloud:
 
     def _apis(self, region: Region) -> None:
         graph = region.graph
-        functions_by_invoke_arn = {
-            r["outputs"]["invokeArn"]: self.runner.get(r["outputs"]["arn"])
+        # What an integration may invoke: a function ($LATEST) or its alias, with the qualifier.
+        targets: dict[str, tuple[LocalFunction, str | None]] = {
+            r["outputs"]["invokeArn"]: (self.runner.get(r["outputs"]["arn"]), None)
             for r in graph.of_type("aws:lambda/function:Function")
         }
+        for alias in graph.of_type("aws:lambda/alias:Alias"):
+            targets[alias["outputs"]["invokeArn"]] = (
+                self.runner.get(alias["outputs"]["arn"]),
+                alias["inputs"]["name"],
+            )
+        permissions = graph.of_type("aws:lambda/permission:Permission")
         for api in graph.of_type("aws:apigatewayv2/api:Api"):
             kind = "slack" if api["name"].startswith("slack") else "user"
             stage = next(
@@ -233,12 +241,14 @@ class LocalCloud:
                 key = inputs["routeKey"]
                 method, _, path = key.partition(" ")
                 throttle = per_route.get(key)
+                function, qualifier = targets[integration["inputs"]["integrationUri"]]
+                source = f"{api['outputs']['executionArn']}/$default/{method or '$default'}{path}"
                 routes.append(
                     gateway.Route(
                         method=method if path else "",
                         path=path,
                         key=key,
-                        function=functions_by_invoke_arn[integration["inputs"]["integrationUri"]],
+                        function=function,
                         authorizer=authorizer,
                         bucket=gateway.TokenBucket(
                             throttle["throttlingRateLimit"], throttle["throttlingBurstLimit"]
@@ -246,6 +256,9 @@ class LocalCloud:
                         if throttle
                         else None,
                         timeout=integration["inputs"].get("timeoutMilliseconds", 30_000) / 1000,
+                        permitted=_permits(
+                            permissions, "apigateway.amazonaws.com", function, qualifier, source
+                        ),
                     )
                 )
             access_group = _log_group_name(stage["inputs"]["accessLogSettings"]["destinationArn"])
@@ -285,11 +298,8 @@ class LocalCloud:
                         arn=inputs["arn"],
                         function=function,
                         permitted=function is not None
-                        and any(
-                            p["inputs"]["principal"] == "events.amazonaws.com"
-                            and p["inputs"].get("sourceArn") == rule_arn
-                            and p["inputs"]["function"] == function.spec.name
-                            for p in permissions
+                        and _permits(
+                            permissions, "events.amazonaws.com", function, _qualifier(inputs["arn"]), rule_arn
                         ),
                         max_attempts=int(retry.get("maximumRetryAttempts", 185)),
                         max_age_seconds=int(retry.get("maximumEventAgeInSeconds", 86_400)),
@@ -351,6 +361,31 @@ class LocalCloud:
 
 def _ship_json(ship: Callable[[str, str, str], None], group: str, stream: str, entry: Any) -> None:
     ship(group, stream, json.dumps(entry))
+
+
+def _qualifier(arn: str) -> str | None:
+    """The version or alias a function ARN names, None for an unqualified one."""
+    parts = arn.split(":")
+    return parts[7] if len(parts) > 7 else None
+
+
+def _permits(
+    permissions: list[dict[str, Any]],
+    principal: str,
+    function: LocalFunction,
+    qualifier: str | None,
+    source: str,
+) -> bool:
+    """Whether the function's resource policy lets the service invoke it, from the source ARN, as
+    invoked (its alias or unqualified): a permission with a qualifier covers only the ARN with that
+    qualifier. https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html"""
+    return any(
+        p["inputs"]["principal"] == principal
+        and p["inputs"]["function"] == function.spec.name
+        and p["inputs"].get("qualifier") == qualifier
+        and fnmatch.fnmatchcase(source, p["inputs"].get("sourceArn") or "*")
+        for p in permissions
+    )
 
 
 def _log_group_name(arn: str) -> str:

@@ -113,6 +113,8 @@ class Route:
     authorizer: JwtAuthorizer | None
     bucket: TokenBucket | None
     timeout: float = 30.0  # the integration's timeout: API Gateway stops waiting then
+    # Whether the function's resource policy lets this API invoke what the integration names.
+    permitted: bool = True
     pattern: re.Pattern[str] | None = None
     params: list[str] = field(default_factory=list)
 
@@ -241,6 +243,10 @@ class Api:
             except ValueError as error:
                 challenge = f'Bearer scope="" error="invalid_token" error_description="{error}"'
                 return aws_error(401, "Unauthorized", {"www-authenticate": challenge})
+        if not route.permitted:
+            # Without a Lambda permission for the integration's ARN an HTTP API answers 500:
+            # https://repost.aws/knowledge-center/api-gateway-http-lambda-integrations
+            return aws_error(500, "Internal Server Error")
         event = self._event(request, route, params, body, claims, request_id)
         outcome: dict[str, Any] = {}
 

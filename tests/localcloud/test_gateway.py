@@ -150,3 +150,38 @@ def test_build_event_gives_the_event_the_gateway_would_send():
     for field in ("routeKey", "rawPath", "body", "isBase64Encoded"):
         assert event[field] == sent[field]
     assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+
+
+def test_a_route_whose_function_does_not_permit_the_api_gets_500_and_is_never_invoked():
+    function = FakeFunction()
+    response = api(route("GET /hello", function, permitted=False)).get("/hello")
+    assert response.status_code == 500
+    assert response.json == {"message": "Internal Server Error"}
+    assert function.events == []
+
+
+def _permission(**inputs) -> dict:
+    return {"inputs": {"principal": "apigateway.amazonaws.com", "function": "probe", **inputs}}
+
+
+class Named:
+    spec = type("Spec", (), {"name": "probe"})()
+
+
+EXECUTION = "arn:aws:execute-api:us-east-1:123456789012:abc123"
+
+
+def test_an_alias_is_invoked_only_with_a_permission_for_that_alias():
+    from localcloud.cloud import _permits
+
+    source = f"{EXECUTION}/$default/GET/hello"
+    scoped = _permission(qualifier="live", sourceArn=f"{EXECUTION}/*/*")
+    unqualified = _permission(sourceArn=f"{EXECUTION}/*/*")
+    assert _permits([scoped], "apigateway.amazonaws.com", Named(), "live", source)
+    # A permission on the function does not cover its alias, nor one on the alias the function.
+    assert not _permits([unqualified], "apigateway.amazonaws.com", Named(), "live", source)
+    assert not _permits([scoped], "apigateway.amazonaws.com", Named(), None, source)
+    assert not _permits(
+        [scoped], "apigateway.amazonaws.com", Named(), "live", "arn:aws:execute-api:x:1:other/$default/GET/"
+    )
+    assert not _permits([scoped], "events.amazonaws.com", Named(), "live", source)
