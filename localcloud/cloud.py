@@ -100,6 +100,15 @@ class LocalCloud:
                 ),
                 {},
             )
+            # Callers invoke a published version through its alias, where the function has one.
+            alias = next(
+                (
+                    a
+                    for a in graph.of_type("aws:lambda/alias:Alias")
+                    if a["inputs"]["functionName"] == outputs["name"]
+                ),
+                None,
+            )
             spec = FunctionSpec(
                 name=outputs["name"],
                 arn=outputs["arn"],
@@ -118,7 +127,12 @@ class LocalCloud:
                     "destination"
                 ),
                 credentials=self._role(inputs["role"], outputs["name"], graph.region),
+                version=alias["inputs"]["functionVersion"] if alias else "$LATEST",
+                invoked_arn=alias["outputs"]["arn"] if alias else None,
+                snap_start=alias is not None
+                and (inputs.get("snapStart") or {}).get("applyOn") == "PublishedVersions",
             )
+            spec.environment["AWS_LAMBDA_FUNCTION_VERSION"] = spec.version
             # Lambda sends to the on-failure destination as the function's role.
             # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
             sender = self._sender(self._as_role(spec, "sqs") or sqs)
