@@ -550,6 +550,7 @@ class Runner:
     idle_for: float = field(default_factory=worker_idle_seconds)
     stopped: threading.Event = field(default_factory=threading.Event)
     reaper: threading.Thread | None = None
+    snapshotted: threading.Event = field(default_factory=threading.Event)  # every snapshot taken
 
     def start(self) -> None:
         self.reaper = threading.Thread(target=self._reap, name="lambda-reaper", daemon=True)
@@ -563,6 +564,7 @@ class Runner:
             if self.stopped.is_set():
                 return
             function.prepare()
+        self.snapshotted.set()
 
     def _reap(self) -> None:
         while not self.stopped.wait(min(1.0, self.idle_for / 4)):
