@@ -3,7 +3,9 @@
 Least-privilege role (only the statements the caller passes, plus its own log group and
 X-Ray), a log group with retention, the architecture and runtime from the stack settings,
 Powertools from AWS's public layer (not bundled), active tracing, a timeout, environment
-variables, and an on-failure destination when the function is invoked asynchronously.
+variables, and an on-failure destination when the function is invoked asynchronously. Where the
+stack and the caller allow, SnapStart (or provisioned concurrency) on a published version behind
+the alias ``live``, which callers then invoke.
 """
 
 from __future__ import annotations
