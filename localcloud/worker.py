@@ -26,8 +26,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import signal
-import socket
 import sys
 import threading
 import time
@@ -137,6 +135,9 @@ def _run_hooks(kind: str) -> None:
 
 def _restore_environments(spec: dict[str, Any], handler: Any, requests: Any, pipes: tuple) -> None:
     """The snapshot's loop: one fork per restore request, until the runner closes the control socket."""
+    import signal  # here: a plain worker's cold start does not pay for them
+    import socket
+
     control = socket.socket(fileno=spec["control"])
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the environments
     while True:
