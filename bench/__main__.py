@@ -210,6 +210,8 @@ def main() -> None:
         try:
             log(f"cold starts: {options.rounds} rounds")
             data["coldStart"] = coldstart.run(cloud, state, rounds=options.rounds)
+            log(f"SnapStart (local emulation): {options.rounds} restores per function")
+            data["coldStart"]["snapStart"] = coldstart.snapstart(cloud, state, rounds=options.rounds)
             data["latency"] = gateway_latency(cloud, state, data["coldStart"], count=200)
             data["throttling"] = throttling(cloud, state, options.load_seconds)
             settings = ledger.LedgerSettings(

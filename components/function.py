@@ -3,7 +3,9 @@
 Least-privilege role (only the statements the caller passes, plus its own log group and
 X-Ray), a log group with retention, the architecture and runtime from the stack settings,
 Powertools from AWS's public layer (not bundled), active tracing, a timeout, environment
-variables, and an on-failure destination when the function is invoked asynchronously.
+variables, and an on-failure destination when the function is invoked asynchronously. Where the
+stack and the caller allow, SnapStart (or provisioned concurrency) on a published version behind
+the alias ``live``, which callers then invoke.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class AppFunctionArgs:
     on_failure_destination: pulumi.Input[str] | None = None
     # Reserved and provisioned concurrency apply only where the stack asks and the caller allows.
     user_facing: bool = False
+    # SnapStart too (the stack's snapStart): for functions whose cold start someone waits for.
+    snap_start: bool = False
 
 
 class AppFunction(pulumi.ComponentResource):
@@ -97,6 +101,7 @@ class AppFunction(pulumi.ComponentResource):
             lambda r: layer_arn(r, defaults.runtime, defaults.architecture, defaults.powertools_layer_version)
         )
         provisioned = defaults.provisioned_concurrency if args.user_facing else None
+        snap_start = defaults.snap_start and args.snap_start
         self.function = aws.lambda_.Function(
             f"{name}-function",
             description=args.description,
@@ -111,7 +116,10 @@ class AppFunction(pulumi.ComponentResource):
             tracing_config={"mode": "Active"},
             logging_config={"log_format": "Text", "log_group": self.log_group.name},
             reserved_concurrent_executions=defaults.reserved_concurrency if args.user_facing else None,
-            publish=provisioned is not None,
+            publish=provisioned is not None or snap_start,
+            # SnapStart works on published versions only, never on $LATEST:
+            # https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html#snapstart-runtimes
+            snap_start={"apply_on": "PublishedVersions"} if snap_start else None,
             environment={
                 "variables": {
                     "POWERTOOLS_SERVICE_NAME": args.source,
@@ -128,9 +136,9 @@ class AppFunction(pulumi.ComponentResource):
         self.invoke_arn = self.function.invoke_arn
         self.qualifier: pulumi.Output[str] | None = None
 
-        if provisioned is not None:
-            # Provisioned concurrency counts towards the account's Regional concurrency quota, like
-            # reserved concurrency: https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html
+        if provisioned is not None or snap_start:
+            # Callers invoke the published version through the alias: a snapshot is taken of a
+            # published version, and provisioned environments are kept for one.
             alias = aws.lambda_.Alias(
                 f"{name}-live",
                 name="live",
@@ -138,13 +146,16 @@ class AppFunction(pulumi.ComponentResource):
                 function_version=self.function.version,
                 opts=child,
             )
-            aws.lambda_.ProvisionedConcurrencyConfig(
-                f"{name}-provisioned",
-                function_name=self.function.name,
-                qualifier=alias.name,
-                provisioned_concurrent_executions=provisioned,
-                opts=child,
-            )
+            if provisioned is not None:
+                # Provisioned concurrency counts towards the account's Regional concurrency quota, like
+                # reserved concurrency: https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html
+                aws.lambda_.ProvisionedConcurrencyConfig(
+                    f"{name}-provisioned",
+                    function_name=self.function.name,
+                    qualifier=alias.name,
+                    provisioned_concurrent_executions=provisioned,
+                    opts=child,
+                )
             self.arn = alias.arn
             self.invoke_arn = alias.invoke_arn
             self.qualifier = alias.name
@@ -167,7 +178,9 @@ class AppFunction(pulumi.ComponentResource):
     def allow_invoke(
         self, name: str, principal: str, source_arn: pulumi.Input[str]
     ) -> aws.lambda_.Permission:
-        """Let one AWS service invoke this function, only from the given source ARN."""
+        """Let one AWS service invoke this function, only from the given source ARN. Behind an alias
+        the permission names it: a qualified permission lets a caller invoke that alias's ARN only.
+        https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html"""
         return aws.lambda_.Permission(
             name,
             action="lambda:InvokeFunction",

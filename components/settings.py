@@ -64,6 +64,10 @@ class FunctionDefaults:
     log_retention_days: int = 30
     reserved_concurrency: int | None = None
     provisioned_concurrency: int | None = None
+    # Lambda SnapStart on the functions that allow it (user-facing and Slack): published versions
+    # behind the alias `live`. Python 3.12 and later only; never with provisioned concurrency, EFS or
+    # more than 512 MB of ephemeral storage: https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html
+    snap_start: bool = True
     # The layer holding the Powertools release the tests run (components/powertools.py).
     powertools_layer_version: int = powertools.LAYER_VERSION
 
@@ -242,6 +246,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
         reserved_concurrency=read.optional_integer("reservedConcurrency", 1, 1000, 5),
         provisioned_concurrency=read.optional_integer("provisionedConcurrency", 1, 100, 1),
         powertools_layer_version=read.integer("powertoolsLayerVersion", powertools.LAYER_VERSION, 1, 1000),
+        snap_start=read.boolean("snapStart", True),
     )
     if (
         functions.reserved_concurrency is not None
@@ -252,6 +257,16 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
             "provisionedConcurrency",
             "must not exceed reservedConcurrency",
             str(functions.reserved_concurrency),
+        )
+
+    if functions.snap_start and functions.provisioned_concurrency is not None:
+        # "SnapStart does not support provisioned concurrency":
+        # https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html#snapstart-runtimes
+        raise read.fail(
+            "snapStart",
+            f"is on together with {config.name}:provisionedConcurrency, which SnapStart does not support "
+            f"(to keep SnapStart instead: pulumi config rm {config.name}:provisionedConcurrency)",
+            "false",
         )
 
     domain_name = read.value(

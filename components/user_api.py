@@ -63,6 +63,7 @@ class UserApi(pulumi.ComponentResource):
                     environment=environment,
                     statements=statements,
                     user_facing=True,
+                    snap_start=True,
                 ),
                 child,
             )

@@ -105,6 +105,15 @@ class LocalCloud:
                 ),
                 {},
             )
+            # Callers invoke a published version through its alias, where the function has one.
+            alias = next(
+                (
+                    a
+                    for a in graph.of_type("aws:lambda/alias:Alias")
+                    if a["inputs"]["functionName"] == outputs["name"]
+                ),
+                None,
+            )
             spec = FunctionSpec(
                 name=outputs["name"],
                 arn=outputs["arn"],
@@ -123,7 +132,12 @@ class LocalCloud:
                     "destination"
                 ),
                 credentials=self._role(inputs["role"], outputs["name"], graph.region),
+                version=alias["inputs"]["functionVersion"] if alias else "$LATEST",
+                invoked_arn=alias["outputs"]["arn"] if alias else None,
+                snap_start=alias is not None
+                and (inputs.get("snapStart") or {}).get("applyOn") == "PublishedVersions",
             )
+            spec.environment["AWS_LAMBDA_FUNCTION_VERSION"] = spec.version
             # Lambda sends to the on-failure destination as the function's role.
             # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
             sender = self._sender(self._as_role(spec, "sqs") or sqs)
@@ -217,10 +231,16 @@ class LocalCloud:
 
     def _apis(self, region: Region) -> None:
         graph = region.graph
-        functions_by_invoke_arn = {
-            r["outputs"]["invokeArn"]: self.runner.get(r["outputs"]["arn"])
+        # What an integration may invoke: a function ($LATEST) or its alias, with the qualifier.
+        targets: dict[str, tuple[LocalFunction, str | None]] = {
+            r["outputs"]["invokeArn"]: (self.runner.get(r["outputs"]["arn"]), None)
             for r in graph.of_type("aws:lambda/function:Function")
         }
+        for alias in graph.of_type("aws:lambda/alias:Alias"):
+            targets[alias["outputs"]["invokeArn"]] = (
+                self.runner.get(alias["outputs"]["arn"]),
+                alias["inputs"]["name"],
+            )
         for api in graph.of_type("aws:apigatewayv2/api:Api"):
             kind = "slack" if api["name"].startswith("slack") else "user"
             stage = next(
@@ -251,7 +271,7 @@ class LocalCloud:
                 key = inputs["routeKey"]
                 method, _, path = key.partition(" ")
                 throttle = per_route.get(key)
-                function = functions_by_invoke_arn[integration["inputs"]["integrationUri"]]
+                function, qualifier = targets[integration["inputs"]["integrationUri"]]
                 # The source ARN API Gateway invokes with: the API, stage, method and path.
                 # https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html
                 stage_name = stage["inputs"]["name"]
@@ -264,7 +284,11 @@ class LocalCloud:
                         function=function,
                         authorizer=authorizer,
                         permitted=region.deliveries.may_invoke(
-                            function.spec.name, function.spec.arn, "apigateway.amazonaws.com", source
+                            function.spec.name,
+                            function.spec.arn,
+                            "apigateway.amazonaws.com",
+                            source,
+                            qualifier,
                         ),
                         bucket=gateway.TokenBucket(
                             throttle["throttlingRateLimit"], throttle["throttlingBurstLimit"]
@@ -311,7 +335,11 @@ class LocalCloud:
                         function=function,
                         permitted=function is not None
                         and region.deliveries.may_invoke(
-                            function.spec.name, function.spec.arn, "events.amazonaws.com", rule_arn
+                            function.spec.name,
+                            function.spec.arn,
+                            "events.amazonaws.com",
+                            rule_arn,
+                            _qualifier(inputs["arn"]),
                         ),
                         max_attempts=int(retry.get("maximumRetryAttempts", 185)),
                         max_age_seconds=int(retry.get("maximumEventAgeInSeconds", 86_400)),
@@ -377,6 +405,12 @@ class LocalCloud:
 
 def _ship_json(ship: Callable[[str, str, str], None], group: str, stream: str, entry: Any) -> None:
     ship(group, stream, json.dumps(entry))
+
+
+def _qualifier(arn: str) -> str | None:
+    """The version or alias a function ARN names, None for an unqualified one."""
+    parts = arn.split(":")
+    return parts[7] if len(parts) > 7 else None
 
 
 def _log_group_name(arn: str) -> str:

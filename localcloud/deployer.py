@@ -528,14 +528,28 @@ def _function(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str,
         Architectures=inputs.get("architectures", ["x86_64"]),
         Layers=local_layers,
         TracingConfig={"Mode": (inputs.get("tracingConfig") or {}).get("mode", "PassThrough")},
+        Publish=bool(inputs.get("publish")),
+        **({"SnapStart": {"ApplyOn": inputs["snapStart"]["applyOn"]}} if inputs.get("snapStart") else {}),
     )
     arn = created["FunctionArn"]
+    # With publish, the function's `version` is the version this deployment published.
+    version = created["Version"] if inputs.get("publish") else "$LATEST"
     invoke_arn = f"arn:aws:apigateway:{mocks.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
     if inputs.get("reservedConcurrentExecutions") is not None:
         lambda_.put_function_concurrency(
             FunctionName=function, ReservedConcurrentExecutions=int(inputs["reservedConcurrentExecutions"])
         )
-    return function, {**inputs, "name": function, "arn": arn, "invokeArn": invoke_arn, "version": "$LATEST"}
+    return function, {**inputs, "name": function, "arn": arn, "invokeArn": invoke_arn, "version": version}
+
+
+@handles("aws:lambda/alias:Alias")
+def _function_alias(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    alias = mocks.client("lambda").create_alias(
+        FunctionName=inputs["functionName"], Name=inputs["name"], FunctionVersion=inputs["functionVersion"]
+    )
+    arn = alias["AliasArn"]
+    invoke_arn = f"arn:aws:apigateway:{mocks.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+    return arn, {**inputs, "arn": arn, "invokeArn": invoke_arn}
 
 
 @handles(

@@ -14,6 +14,11 @@
 - Asynchronous invocations are queued, retried as the function's event invoke config says,
   and sent to its on-failure destination when retries are exhausted.
 - Log lines go to the function's CloudWatch Logs group in moto.
+- SnapStart (on the published version an alias invokes): the version is initialized once, in a
+  snapshot process that ran the before-snapshot hooks (``_Snapshot``); each new environment is
+  a fork of it that runs the after-restore hooks with the environment's own credentials, and
+  its cold start is the restore (``RESTORE_REPORT``). A fork is not a Firecracker snapshot: the
+  local figures are local emulation (https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import contextlib
 import json
 import os
 import select
+import signal
+import socket
 import subprocess
 import threading
 import time
@@ -74,6 +81,9 @@ class FunctionSpec:
     on_failure: str | None = None  # SQS queue ARN
     # The execution role's credentials for a new worker (sts:AssumeRole); None: the environment's.
     credentials: Callable[[], Credentials] | None = None
+    version: str = "$LATEST"  # what the invocations run: the alias's published version
+    invoked_arn: str | None = None  # the alias's ARN, when callers invoke one
+    snap_start: bool = False  # SnapStart on that published version
 
 
 @dataclass
@@ -86,12 +96,65 @@ class Invocation:
     throttled: bool = False
 
 
-def log_stream_name() -> str:
+def log_stream_name(version: str = "$LATEST") -> str:
     """A new execution environment's log stream, named as Lambda names them."""
-    return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+    return f"{datetime.now(UTC):%Y/%m/%d}/[{version}]{uuid.uuid4().hex}"
 
 
-class _Worker:
+def _description(spec: FunctionSpec, stream: str) -> dict[str, Any]:
+    """What a worker is told of its function (localcloud.worker)."""
+    return {
+        "name": spec.name,
+        "arn": spec.arn,
+        "invokedArn": spec.invoked_arn or spec.arn,
+        "version": spec.version,
+        "memory": spec.memory,
+        "logGroup": spec.log_group,
+        "logStream": stream,
+        "handler": spec.handler,
+        "paths": spec.paths,
+    }
+
+
+class _Connection:
+    """The runner's end of a worker's messages: JSON lines written to ``writer``, read from ``fd``,
+    the worker's log lines forwarded to ``log``."""
+
+    writer: Any
+    fd: int
+    log: Callable[[str], None]
+    buffer: bytes = b""
+
+    def _send(self, message: Any) -> None:
+        try:
+            self.writer.write(json.dumps(message).encode() + b"\n")
+            self.writer.flush()
+        except (BrokenPipeError, ConnectionError, ValueError) as error:
+            raise _exited() from error
+
+    def _receive(self, deadline: float) -> tuple[str, Any]:
+        """The next non-log message, forwarding log lines; raises TimeoutError at the deadline."""
+        fd = self.fd
+        while True:
+            while b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                kind, value = json.loads(line)
+                if kind != "log":
+                    return kind, value
+                self.log(value)
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                raise _exited()
+            self.buffer += chunk
+
+
+class _Worker(_Connection):
     """One execution environment: a worker process (``localcloud.worker``) and its pipes."""
 
     def __init__(self, spec: FunctionSpec, stream: str, log: Callable[[str], None]) -> None:
@@ -100,27 +163,13 @@ class _Worker:
         self.stream = stream  # the context's log_stream_name: where its lines go
         self.idle_since = time.monotonic()
         self.buffer = b""
-        description = {
-            "name": spec.name,
-            "arn": spec.arn,
-            "memory": spec.memory,
-            "logGroup": spec.log_group,
-            "logStream": self.stream,
-            "handler": spec.handler,
-            "paths": spec.paths,
-        }
+        description = _description(spec, stream)
         # Lambda has the role's credentials before the environment starts: not part of its init.
         self.credentials = _role_credentials(spec)
         started = time.perf_counter()
-        environment = {**spec.environment, **(self.credentials.environment() if self.credentials else {})}
-        # Lambda runs the handler with /var/task, the function's code, as working directory.
-        self.process = subprocess.Popen(  # noqa: S603 - the runtime's interpreter and our worker
-            [spec.python, "-I", "-S", "-B", str(WORKER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=environment,
-            cwd=spec.paths[0],
-        )
+        self.process = _start(spec, self.credentials)
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.writer, self.fd = self.process.stdin, self.process.stdout.fileno()
         self._send(description)
         kind, value = self._receive(started + spec.timeout + 10)
         if kind == "init_error":
@@ -138,33 +187,6 @@ class _Worker:
         """Whether its credentials could expire during its next invocation (or soon after)."""
         return expiring(self.credentials, self.spec.timeout + CREDENTIALS_MARGIN_SECONDS)
 
-    def _send(self, message: Any) -> None:
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(json.dumps(message).encode() + b"\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, ValueError) as error:
-            raise _exited() from error
-
-    def _receive(self, deadline: float) -> tuple[str, Any]:
-        """The next non-log message, forwarding log lines; raises TimeoutError at the deadline."""
-        assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        while True:
-            while b"\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\n", 1)
-                kind, value = json.loads(line)
-                if kind != "log":
-                    return kind, value
-                self.log(value)
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise TimeoutError
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                raise _exited()
-            self.buffer += chunk
-
     def invoke(self, event: Any, request_id: str) -> Any:
         self._send([request_id, event, self.spec.timeout])
         try:
@@ -181,15 +203,138 @@ class _Worker:
     def stop(self) -> None:
         with contextlib.suppress(OSError, ValueError, FunctionError):
             self._send(None)
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        _end(self.process)
+
+
+class _Restored(_Worker):
+    """An execution environment restored from the version's snapshot: a fork of the snapshot
+    process, speaking over its own socket."""
+
+    def __init__(self, snapshot: _Snapshot, stream: str, log: Callable[[str], None]) -> None:
+        spec = snapshot.spec
+        self.spec, self.log, self.stream = spec, log, stream
+        self.idle_since = time.monotonic()
+        self.buffer = b""
+        self.credentials = _role_credentials(spec)
+        ours, theirs = socket.socketpair()
+        self.connection = ours
+        self.writer, self.fd = ours.makefile("wb"), ours.fileno()
+        started = time.perf_counter()
+        restore = {
+            "environment": self.credentials.environment() if self.credentials else {},
+            "logStream": stream,
+        }
         try:
-            self.process.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=1)
+            snapshot.restore(json.dumps(restore).encode(), theirs)
+        finally:
+            theirs.close()
+        try:
+            kind, value = self._receive(started + 10)  # Lambda allows a restore 10 s
+        except TimeoutError:
+            self.connection.close()
+            raise FunctionError(
+                {"errorType": "SnapStartTimeoutException", "errorMessage": "restore took over 10 s"}
+            ) from None
+        if kind == "init_error":
+            self.connection.close()
+            raise FunctionError(value)
+        self.pid = int(value["pid"])
+        self.restore_ms = float(value["ms"])
+        self.cold_start_ms = (time.perf_counter() - started) * 1000
+        self.log(
+            f"RESTORE_REPORT Restore Duration: {self.restore_ms:.2f} ms "
+            f"(request to ready: {self.cold_start_ms:.2f} ms)"
+        )
+
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError, FunctionError):
+            self._send(None)
+        with contextlib.suppress(OSError):
+            self.writer.close()
+        self.connection.close()
+        deadline = time.monotonic() + 1
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+class _Snapshot(_Connection):
+    """A published version's snapshot: a worker initialized once, its before-snapshot hooks run,
+    waiting to be forked into restored environments (localcloud.worker)."""
+
+    def __init__(self, spec: FunctionSpec, log: Callable[[str], None]) -> None:
+        self.spec = spec
+        self.lock = threading.Lock()
+        self.control, theirs = socket.socketpair()
+        credentials = _role_credentials(spec)
+        started = time.perf_counter()
+        self.process = _start(spec, credentials, theirs.fileno())
+        theirs_fd = theirs.fileno()
+        # The snapshot's own messages: its init, and what its code logs before the snapshot.
+        self.log = log
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.writer, self.fd = self.process.stdin, self.process.stdout.fileno()
+        self._send({**_description(spec, "snapshot"), "snapStart": True, "control": theirs_fd})
+        theirs.close()
+        try:
+            kind, value = self._receive(started + max(130.0, spec.timeout))  # Lambda's init limit
+        except TimeoutError:
+            self.stop()
+            raise FunctionError(
+                {"errorType": "SnapStartTimeoutException", "errorMessage": "snapshot init timed out"}
+            ) from None
+        if kind == "init_error":
+            self.stop()
+            raise FunctionError(value)
+        self.init_ms = (time.perf_counter() - started) * 1000
+        log(f"INIT_REPORT Init Duration: {value:.2f} ms (snapshot of version {spec.version})")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def restore(self, message: bytes, connection: socket.socket) -> None:
+        with self.lock:
+            socket.send_fds(self.control, [message], [connection.fileno()])
+
+    def stop(self) -> None:
+        self.control.close()
+        _end(self.process)
+
+
+def _start(spec: FunctionSpec, credentials: Credentials | None, *pass_fds: int) -> subprocess.Popen[bytes]:
+    """A worker process: the runtime's Python on localcloud.worker, in the function's environment
+    with the role's credentials, speaking on its stdin and stdout."""
+    environment = {**spec.environment, **(credentials.environment() if credentials else {})}
+    # Lambda runs the handler with /var/task, the function's code, as working directory.
+    return subprocess.Popen(  # noqa: S603 - the runtime's interpreter and our worker
+        [spec.python, "-I", "-S", "-B", str(WORKER)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=environment,
+        cwd=spec.paths[0],
+        pass_fds=pass_fds,
+    )
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """Close a worker process's pipes (it exits at the end of its input) and wait, or kill it."""
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    try:
+        process.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=1)
 
 
 def _role_credentials(spec: FunctionSpec) -> Credentials | None:
@@ -232,6 +377,31 @@ class LocalFunction:
         self.async_calls.start()
         # Told of every invocation and throttle (the local cloud's AWS/Lambda metrics).
         self.on_invocation: Callable[[Invocation], None] = lambda invocation: None
+        self.snapshot: _Snapshot | None = None
+        self.snapshot_lock = threading.Lock()
+        self.stopped = False  # no snapshot is taken once the function is stopped
+
+    def prepare(self) -> None:
+        """Take the version's snapshot now, as Lambda does when the version is published; a
+        failed init is left for the first invocation to report."""
+        if self.spec.snap_start:
+            with contextlib.suppress(FunctionError):
+                self._snapshot()
+
+    def _snapshot(self) -> _Snapshot:
+        """The version's snapshot, taken once (again only if its process died)."""
+        with self.snapshot_lock:
+            if self.stopped:
+                raise _exited()
+            if self.snapshot is None or not self.snapshot.alive():
+                self.snapshot = _Snapshot(self.spec, self._log(log_stream_name(self.spec.version)))
+            return self.snapshot
+
+    def _new_environment(self) -> _Worker:
+        stream = log_stream_name(self.spec.version)
+        if self.spec.snap_start:
+            return _Restored(self._snapshot(), stream, self._log(stream))
+        return _Worker(self.spec, stream, self._log(stream))
 
     def _log(self, worker_stream: str) -> Callable[[str], None]:
         return lambda line: self.ship_log(self.spec.log_group, worker_stream, line)
@@ -281,8 +451,7 @@ class LocalFunction:
         cold_ms = None
         try:
             if cold:
-                stream = log_stream_name()
-                current = _Worker(self.spec, stream, self._log(stream))
+                current = self._new_environment()
                 cold_ms = current.cold_start_ms
             assert current is not None
             result = current.invoke(event, request_id)
@@ -348,6 +517,11 @@ class LocalFunction:
             workers, self.idle = self.idle, []
         for current in workers:
             current.stop()
+        with self.snapshot_lock:
+            self.stopped = True
+            if self.snapshot is not None:
+                self.snapshot.stop()
+                self.snapshot = None
 
 
 def retry_delay(attempt: int) -> float:
@@ -376,10 +550,21 @@ class Runner:
     idle_for: float = field(default_factory=worker_idle_seconds)
     stopped: threading.Event = field(default_factory=threading.Event)
     reaper: threading.Thread | None = None
+    snapshotted: threading.Event = field(default_factory=threading.Event)  # every snapshot taken
 
     def start(self) -> None:
         self.reaper = threading.Thread(target=self._reap, name="lambda-reaper", daemon=True)
         self.reaper.start()
+        # SnapStart versions are snapshotted when published, one at a time (a cold start waits
+        # for its own if it comes first).
+        threading.Thread(target=self._snapshot_all, name="lambda-snapshots", daemon=True).start()
+
+    def _snapshot_all(self) -> None:
+        for function in list(self.functions.values()):
+            if self.stopped.is_set():
+                return
+            function.prepare()
+        self.snapshotted.set()
 
     def _reap(self) -> None:
         while not self.stopped.wait(min(1.0, self.idle_for / 4)):

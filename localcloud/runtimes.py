@@ -7,7 +7,9 @@ A function deployed on ``python3.13`` imports from, in this order
 2. its layers (``/opt/python``): ours, from the graph, and AWS's public Powertools layer, whose
    release is pinned in ``components/powertools.py``;
 3. the runtime's own libraries (``/var/lang/lib/python3.13/site-packages``): boto3 and its
-   dependencies.
+   dependencies, and AWS's Snapshot Restore for Python (``snapshot_restore_py``, SnapStart's
+   runtime hooks, "included in Python managed runtimes":
+   https://docs.aws.amazon.com/lambda/latest/dg/snapstart-runtime-hooks-python.html).
 
 A worker gets the same, nothing from the tools' virtualenv: each runtime's packages are
 installed once per machine under ``.build/runtimes/`` (``make venv`` does it; the local cloud
@@ -47,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNTIMES = ROOT / ".build" / "runtimes"
 CONSTRAINTS = ROOT / "constraints.txt"
 SDK = "boto3==1.44.8"
+SNAPSHOT_RESTORE = "snapshot-restore-py==1.0.0"
 POWERTOOLS = f"aws-lambda-powertools[all]=={powertools.RELEASE}"
 # Packages of [all] that constraints.txt (the tools' virtualenv) does not pin.
 POWERTOOLS_PINS = ("aws-encryption-sdk==4.0.7", "fastjsonschema==2.22.3")
@@ -95,7 +98,17 @@ def prepare(name: str) -> Runtime:
     """The runtime, its packages installed if they are not yet."""
     python, version = interpreter(name)
     minor = ".".join(version.split(".")[:2])
-    pins = "\0".join((SDK, POWERTOOLS, *POWERTOOLS_PINS, CONSTRAINTS.read_text(), minor, platform.machine()))
+    pins = "\0".join(
+        (
+            SDK,
+            SNAPSHOT_RESTORE,
+            POWERTOOLS,
+            *POWERTOOLS_PINS,
+            CONSTRAINTS.read_text(),
+            minor,
+            platform.machine(),
+        )
+    )
     key = hashlib.sha256(pins.encode()).hexdigest()[:12]
     home = RUNTIMES / f"{name}-{key}"
     if not home.exists():
@@ -114,7 +127,7 @@ def _install(home: Path, python: str, minor: str) -> None:
     home.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=home.parent, prefix=f".{home.name}.") as staging_dir:
         staging = Path(staging_dir)
-        _pip(staging / "sdk", minor, SDK)
+        _pip(staging / "sdk", minor, SDK, SNAPSHOT_RESTORE)
         _compile(python, staging / "sdk")
         layer = staging / "powertools" / "python"
         _pip(layer, minor, POWERTOOLS, *POWERTOOLS_PINS)

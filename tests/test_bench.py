@@ -71,3 +71,15 @@ def test_a_ledger_holds_only_with_nothing_lost_duplicated_or_shown_as_an_error()
     assert not ledger.Ledger(settings, accepted=3, stored_once=3, lost_increments=1).holds()
     assert not ledger.Ledger(settings, accepted=2, stored_once=2, rejected=1).holds()
     assert not ledger.Ledger(settings).holds()
+
+
+def test_the_snapstart_table_is_labelled_local_emulation_with_ratios_to_the_baseline():
+    from bench import coldstart
+
+    result = {
+        "what": "local emulation: a forked snapshot process, not Firecracker",
+        "functions": {"health": {"initMs": 400.0, "restoreMs": 10.0, "firstResponseMs": 75.0}},
+    }
+    lines = coldstart.snapstart_table(result, baseline_ms=150.0).splitlines()
+    assert "local emulation" in lines[0]
+    assert lines[-1].split() == ["health", "400", "10.0", "75.0", "0.50"]

@@ -108,7 +108,8 @@ def fake_outputs(typ: str, name: str, inputs: dict[str, Any], region: str) -> tu
             invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations",
         )
     elif typ == "aws:lambda/alias:Alias":
-        arn = f"{inputs['functionName']}:{physical}"
+        # The function's ARN qualified by the alias name, as Lambda names an alias.
+        arn = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{inputs['functionName']}:{physical}"
         outputs.update(
             arn=arn,
             invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations",

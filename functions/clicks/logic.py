@@ -26,15 +26,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
-from shared import aws, model
+from shared import aws, model, snapstart
 from shared.http import ApiError
 
 logger = Logger(child=True)
 
 DETAIL_TYPE = "PageViewed"
 
-# Chaos, not cryptography; one generator per container that tests can replace or seed.
-dice = random.Random()  # noqa: S311
+# Chaos, not cryptography; one generator per container that tests can replace or seed, re-seeded
+# after each SnapStart restore so environments of one snapshot do not fail the same requests.
+dice = snapstart.reseed_after_restore(random.Random())  # noqa: S311
 
 
 class InjectedFailure(RuntimeError):

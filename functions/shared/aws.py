@@ -53,12 +53,21 @@ def is_region_name(value: object) -> bool:
     return isinstance(value, str) and _REGION_NAME.fullmatch(value) is not None
 
 
+# Each session's data loader, kept when the sessions are forgotten: it caches every model it parsed.
+_loaders: dict[str, Any] = {}
+
+
 @functools.cache
 def session() -> Any:
     """The container's botocore session on botocore's own data (the fallback)."""
     import botocore.session
 
-    return botocore.session.get_session()
+    own = botocore.session.get_session()
+    if "botocore" in _loaders:
+        own.register_component("data_loader", _loaders["botocore"])
+    else:
+        _loaders["botocore"] = own.get_component("data_loader")
+    return own
 
 
 @functools.cache
@@ -74,6 +83,7 @@ def _packaged_session() -> Any | None:
     return packaged
 
 
+@functools.cache
 def _packaged_loader() -> Any | None:
     from botocore.loaders import Loader
 
@@ -121,8 +131,17 @@ def client(service: str, region_name: str | None = None) -> Any:
     return session().create_client(service, **options)
 
 
-def reset() -> None:
-    """Forget the sessions and every client (tests start each case from a clean container)."""
+def forget_sessions() -> None:
+    """Forget the sessions and every client, with their credentials and connections, keeping the
+    service models their loaders parsed (after a SnapStart restore: ``shared.snapstart``)."""
     client.cache_clear()
     _packaged_session.cache_clear()
     session.cache_clear()
+
+
+def reset() -> None:
+    """Forget the sessions, every client and the loaders (tests start each case from a clean
+    container)."""
+    forget_sessions()
+    _packaged_loader.cache_clear()
+    _loaders.clear()

@@ -17,7 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
-from shared import aws, chaos, jsonparse
+from shared import aws, chaos, jsonparse, snapstart  # noqa: F401 - snapstart registers the runtime hooks
 from shared.router import NextMiddleware, Response, Router
 
 logger = Logger(child=True)

@@ -88,9 +88,19 @@ class Deliveries:
         self.aws_client = aws_client  # (service, region) -> a boto3 client for moto, as the admin
         self.region = region
 
-    def may_invoke(self, function_name: str, function_arn: str, service: str, source_arn: str) -> bool:
+    def may_invoke(
+        self,
+        function_name: str,
+        function_arn: str,
+        service: str,
+        source_arn: str,
+        qualifier: str | None = None,
+    ) -> bool:
+        """Whether `service` may invoke the function (or its alias or version `qualifier`): a
+        permission on the function does not cover its alias, nor one on an alias the function."""
         document = function_policy(self.permissions, function_name, function_arn)
-        return allows(document, service, "lambda:InvokeFunction", function_arn, source_arn)
+        invoked = f"{function_arn}:{qualifier}" if qualifier else function_arn
+        return allows(document, service, "lambda:InvokeFunction", invoked, source_arn)
 
     def permits_sending(self, service: str, source_arn: str) -> Callable[[str], str | None]:
         """For a service's sender: why it may not send to a queue (by ARN), or None."""

@@ -1,7 +1,8 @@
 """The local Lambda runner: a worker's context names the log stream its lines are shipped to; an
 asynchronous invocation that keeps failing is retried, then sent to its on-failure destination;
 idle workers are stopped, and the next invocation is a cold start; a worker runs with its
-execution role's credentials and is retired before they expire."""
+execution role's credentials and is retired before they expire; a SnapStart version is
+initialized once and each environment is a fork of that snapshot that ran the after-restore hooks."""
 
 from __future__ import annotations
 
@@ -231,3 +232,83 @@ def test_a_role_lambda_cannot_assume_fails_the_invocation(tmp_path):
     finally:
         function.stop()
     assert failed.value.payload["errorType"] == "InvalidParameterValueException"
+
+
+# SnapStart: the handler counts its inits in a file, registers both hooks with the runtime's
+# snapshot_restore_py, and reports what each environment saw.
+SNAPSTARTED = """
+import os
+import random
+from pathlib import Path
+
+from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+INITS = Path(os.environ["INITS_FILE"])
+INITS.write_text(INITS.read_text() + "init\\n" if INITS.exists() else "init\\n")
+dice = random.Random(42)  # the state the snapshot captures
+seen = {"before": 0, "after": 0}
+
+@register_before_snapshot
+def before():
+    seen["before"] += 1
+
+@register_after_restore
+def after():
+    seen["after"] += 1
+    dice.seed(os.urandom(16))
+
+def handler(event, context):
+    return {
+        "pid": os.getpid(),
+        "draw": dice.random(),
+        "seen": dict(seen),
+        "version": context.function_version,
+        "invoked": context.invoked_function_arn,
+        "key": os.environ.get("AWS_ACCESS_KEY_ID"),
+    }
+"""
+LIVE = "arn:aws:lambda:us-east-1:123456789012:function:probe:live"
+
+
+def _snapstarted(tmp_path, **changes) -> LocalFunction:
+    from localcloud import runtimes
+
+    (tmp_path / "probe.py").write_text(SNAPSTARTED)
+    keys = iter(f"ASIAROLE{n}" for n in range(10))
+    return LocalFunction(
+        spec(
+            tmp_path,
+            paths=[str(tmp_path), str(runtimes.prepare("python3.13").sdk)],
+            environment={"INITS_FILE": str(tmp_path / "inits.txt")},
+            version="7",
+            invoked_arn=LIVE,
+            snap_start=True,
+            credentials=lambda: Credentials(next(keys), "secret", "token", time.time() + 3600),
+            **changes,
+        ),
+        lambda *line: None,
+        print,
+    )
+
+
+def test_a_snapstart_version_is_initialized_once_and_each_environment_restored_from_it(tmp_path):
+    function = _snapstarted(tmp_path)
+    invocations: list[runner.Invocation] = []
+    function.on_invocation = invocations.append
+    try:
+        first = function.invoke({})
+        [warm] = function.idle
+        assert function.reap(idle_for=600, now=warm.idle_since + 601) == 1
+        second = function.invoke({})
+    finally:
+        function.stop()
+
+    assert (tmp_path / "inits.txt").read_text() == "init\n"  # one init, for the version
+    assert first["pid"] != second["pid"]
+    # Each restored environment ran the after-restore hooks once, after the one before-snapshot run.
+    assert first["seen"] == second["seen"] == {"before": 1, "after": 1}
+    assert first["draw"] != second["draw"]  # re-seeded: the snapshot's generator state is not shared
+    assert (first["version"], first["invoked"]) == ("7", LIVE)
+    # Every environment has its own credentials, not the snapshot's.
+    assert first["key"] != second["key"]
+    assert all(i.cold_start_ms is not None for i in invocations)

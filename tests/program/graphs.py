@@ -23,12 +23,14 @@ THIRD_STACK_FILE = f"""config:
   {PROJECT}:hostedZoneId: Z0123456789ABCDEFGHIJ
 """
 # Both regions again with every optional feature on, so the rules also check what they add: a
-# custom domain, provisioned concurrency and the shortest archive retention. Graphs keyed
-# "<stack>+features".
+# custom domain, provisioned concurrency (instead of SnapStart) and the shortest archive
+# retention. Graphs keyed "<stack>+features".
 FEATURES = {
     "domainName": "app.example.com",
     "hostedZoneId": "Z0123456789ABCDEFGHIJ",
     "provisionedConcurrency": "1",
+    # SnapStart and provisioned concurrency exclude each other: the default stacks check SnapStart.
+    "snapStart": "false",
     "archiveRetentionDays": "30",
 }
 FEATURE_STACKS = ("us-east-1", "us-west-2")
@@ -87,6 +89,14 @@ class Graph:
         ]
         assert len(found) == 1, f"{self.stack}: expected one function named by {reference}"
         return found[0]
+
+    def invoke_arn_of(self, function: dict[str, Any]) -> str:
+        """What an API integration must invoke: the function's alias `live` where it has one (a
+        published version: SnapStart or provisioned concurrency), else the function."""
+        for alias in self.of_type("aws:lambda/alias:Alias"):
+            if alias["inputs"]["functionName"] == function["outputs"]["name"]:
+                return alias["outputs"]["invokeArn"]
+        return function["outputs"]["invokeArn"]
 
     def role_policy_of(self, function: dict[str, Any]) -> dict[str, Any]:
         """The inline policy of a function's execution role."""

@@ -345,6 +345,81 @@ def test_no_function_environment_holds_a_secret(all_resources):
                 assert key.endswith("_PARAMETER"), f"{function['urn']}: {key} should name an SSM parameter"
 
 
+# SnapStart: the functions someone waits for (user routes, the Slack command) start from a snapshot
+# of a published version, invoked through the alias `live`; never $LATEST, which SnapStart does not
+# cover (https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html#snapstart-runtimes).
+SNAP_START_SOURCES = {"health", "login", "hello", "clicks", "discovery", "web", "slack_commands"}
+
+
+def _source(function: dict[str, Any]) -> str:
+    return function["inputs"]["handler"].split(".")[0]
+
+
+def _live_alias(graph, function: dict[str, Any]) -> dict[str, Any]:
+    found = [
+        alias
+        for alias in graph.of_type("aws:lambda/alias:Alias")
+        if alias["inputs"]["functionName"] == function["outputs"]["name"]
+    ]
+    assert len(found) == 1, f"{graph.stack} {function['urn']}: expected one alias, found {len(found)}"
+    return found[0]
+
+
+def test_user_facing_and_slack_functions_run_snapstart_on_published_versions(graphs):
+    for label, graph in graphs.items():
+        for function in graph.of_type("aws:lambda/function:Function"):
+            snap_start = function["inputs"].get("snapStart")
+            if _source(function) in SNAP_START_SOURCES and not label.endswith("+features"):
+                assert snap_start == {"applyOn": "PublishedVersions"}, f"{label} {function['urn']}"
+                assert function["inputs"].get("publish") is True, (
+                    f"{label} {function['urn']} is not published"
+                )
+            else:
+                # The asynchronous functions, and every function of a stack with provisioned concurrency.
+                assert snap_start is None, f"{label} {function['urn']} has SnapStart"
+
+
+def test_every_published_function_has_the_alias_live_on_its_published_version(graphs):
+    for label, graph in graphs.items():
+        for function in graph.of_type("aws:lambda/function:Function"):
+            if not function["inputs"].get("publish"):
+                continue
+            alias = _live_alias(graph, function)
+            assert alias["inputs"]["name"] == "live", f"{label} {alias['urn']}"
+            version = alias["inputs"]["functionVersion"]
+            assert version == function["outputs"]["version"] and version != "$LATEST", (
+                f"{label} {alias['urn']}"
+            )
+
+
+def test_integrations_and_permissions_of_published_functions_name_their_alias(graphs):
+    checked = 0
+    for label, graph in graphs.items():
+        published = [f for f in graph.of_type("aws:lambda/function:Function") if f["inputs"].get("publish")]
+        for function in published:
+            alias = _live_alias(graph, function)
+            integrations = [
+                i
+                for i in graph.of_type("aws:apigatewayv2/integration:Integration")
+                if graph.function_for(i["inputs"]["integrationUri"])["urn"] == function["urn"]
+            ]
+            assert integrations, f"{label} {function['urn']}: no integration invokes it"
+            for integration in integrations:
+                assert integration["inputs"]["integrationUri"] == alias["outputs"]["invokeArn"], (
+                    f"{label} {integration['urn']} invokes {integration['inputs']['integrationUri']}"
+                )
+            permissions = [
+                p
+                for p in graph.of_type("aws:lambda/permission:Permission")
+                if p["inputs"]["function"] == function["outputs"]["name"]
+            ]
+            assert permissions, f"{label} {function['urn']}: nothing may invoke it"
+            for permission in permissions:
+                assert permission["inputs"].get("qualifier") == "live", f"{label} {permission['urn']}"
+            checked += 1
+    assert checked >= len(SNAP_START_SOURCES), "no published function was checked"
+
+
 # IAM
 
 

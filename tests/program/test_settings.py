@@ -59,6 +59,13 @@ def test_defaults_are_safe_and_complete():
     assert s.slack_team_ids == ()  # no workspace is allowed until one is configured
     assert s.deletion_protection is True
     assert s.domain is None
+    assert s.functions.snap_start is True
+
+
+def test_provisioned_concurrency_is_accepted_with_snapstart_off():
+    configure(provisionedConcurrency="2", snapStart="false")
+    functions = settings().functions
+    assert (functions.snap_start, functions.provisioned_concurrency) == (False, 2)
 
 
 def test_secondary_stack_is_not_primary():
@@ -94,6 +101,13 @@ def test_secondary_stack_is_not_primary():
             "must not exceed reservedConcurrency",
             "provisionedConcurrency 2",
         ),
+        (
+            {"provisionedConcurrency": "1"},
+            "snapStart",
+            f"is on together with {PROJECT}:provisionedConcurrency, which SnapStart does not support",
+            "snapStart false",
+        ),
+        ({"snapStart": "on"}, "snapStart", "must be true or false", "snapStart true"),
         ({"userApiRateLimit": "-1"}, "userApiRateLimit", "from 1 to 10000", "userApiRateLimit 50"),
         ({"userApiBurstLimit": "x"}, "userApiBurstLimit", "whole number", "userApiBurstLimit 100"),
         (

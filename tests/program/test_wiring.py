@@ -73,7 +73,7 @@ def test_each_user_route_invokes_its_function(graph):
     for key, (source, _) in ROUTES.items():
         integration = graph.by_id(routes[key]["inputs"]["target"].removeprefix("integrations/"))
         function = graph.function(source)
-        assert integration["inputs"]["integrationUri"] == function["outputs"]["invokeArn"], key
+        assert integration["inputs"]["integrationUri"] == graph.invoke_arn_of(function), key
         assert integration["inputs"]["payloadFormatVersion"] == "2.0", key
 
 
@@ -102,7 +102,7 @@ def test_slack_api_routes_both_slack_paths_to_the_command_function_without_jwt(g
     for route in routes:
         assert route["inputs"]["authorizationType"] == "NONE"
         integration = graph.by_id(route["inputs"]["target"].removeprefix("integrations/"))
-        assert integration["inputs"]["integrationUri"] == function["outputs"]["invokeArn"]
+        assert integration["inputs"]["integrationUri"] == graph.invoke_arn_of(function)
 
 
 def test_bus_rule_targets_the_writer_with_retry_policy_and_dead_letter_queue(graph):
