@@ -10,8 +10,11 @@ environment and code paths (``FunctionSpec``), imports its handler, answers one 
 event (``probes``: built by the local gateway itself for API routes, so the event is the one
 the gateway would send) and then, still warm, times further direct handler calls.
 
-``python -m bench.coldstart`` starts its own local cloud (port base 7100, temporary state) and
-prints the table.
+``python -m bench.coldstart`` starts its own local cloud (port base 7100, ``--port`` moves it;
+temporary state) and prints the table. ``--importtime FUNCTION`` (repeatable) prints instead
+where that function's cold start goes: one start under ``python -X importtime`` in exactly the
+worker's environment, its handler's import and first call timed apart, and its top imports by
+cumulative time.
 """
 
 from __future__ import annotations
@@ -63,8 +66,10 @@ if request["handler"] is None:
     answers.flush()
     raise SystemExit
 import importlib
+started = time.perf_counter()
 module, _, name = request["handler"].rpartition(".")
 handler = getattr(importlib.import_module(module), name)
+imported = time.perf_counter()
 context = type("Context", (), {**request["context"], "get_remaining_time_in_millis": lambda self: 30000})()
 event = request["event"]
 try:
@@ -72,6 +77,8 @@ try:
 except Exception as error:
     import traceback
     answer = {"error": "".join(traceback.format_exception(error))}
+answer["importMs"] = (imported - started) * 1000
+answer["firstCallMs"] = (time.perf_counter() - imported) * 1000
 answers.write(json.dumps(answer, default=str) + "\\n")
 answers.flush()
 timings = []
@@ -336,10 +343,18 @@ class Sample:
     logs: str  # the end of the function's own output, to explain a failure
 
 
-def spawn(spec: FunctionSpec, event: Any = None, warm: int = 0, *, baseline: bool = False) -> Sample:
+def spawn(
+    spec: FunctionSpec,
+    event: Any = None,
+    warm: int = 0,
+    *,
+    baseline: bool = False,
+    options: tuple[str, ...] = (),
+) -> Sample:
     """A fresh interpreter of the function's runtime answering one request (or, as the baseline,
     importing the runtime's boto3): the time from process start to its first answer, then
-    ``warm`` direct handler calls timed inside it. As a worker, it writes no bytecode."""
+    ``warm`` direct handler calls timed inside it. As a worker, it writes no bytecode.
+    ``options``: more interpreter options (``-X importtime``); its output is in ``logs``."""
     request = {
         "handler": None if baseline else spec.handler,
         "paths": spec.paths[-1:] if baseline else spec.paths,  # the last is the runtime's own
@@ -348,11 +363,14 @@ def spawn(spec: FunctionSpec, event: Any = None, warm: int = 0, *, baseline: boo
         "warm": warm,
     }
     line = json.dumps(request).encode() + b"\n"
+    # As Lambda, the execution role's credentials are there before the environment starts.
+    credentials = spec.credentials() if spec.credentials and not baseline else None
+    environment = {**spec.environment, **(credentials.environment() if credentials else {})}
     with tempfile.TemporaryFile() as logs:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [spec.python, "-I", "-S", "-B", "-c", BOOTSTRAP],
-            env=spec.environment,
+            [spec.python, "-I", "-S", "-B", *options, "-c", BOOTSTRAP],
+            env=environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=logs,
@@ -366,10 +384,68 @@ def spawn(spec: FunctionSpec, event: Any = None, warm: int = 0, *, baseline: boo
         rest = process.stdout.read()
         process.wait(timeout=600)
         logs.seek(0)
-        tail = logs.read()[-4000:].decode("utf-8", "replace")
+        output = logs.read().decode("utf-8", "replace")
+    tail = output if options else output[-4000:]
     if not first:
-        raise RuntimeError(f"{'the baseline' if baseline else spec.source} gave no answer:\n{tail}")
+        raise RuntimeError(f"{'the baseline' if baseline else spec.source} gave no answer:\n{tail[-4000:]}")
     return Sample(cold_ms, json.loads(first), [] if baseline else json.loads(rest), tail)
+
+
+@dataclass(frozen=True)
+class Import:
+    """One line of ``python -X importtime``: a module's own import time and with what it imports."""
+
+    module: str
+    depth: int  # 0 for an import the function's code or the bootstrap made, 1 for one it made...
+    self_us: int
+    cumulative_us: int
+
+
+def import_times(output: str) -> list[Import]:
+    """The imports ``-X importtime`` wrote to stderr (``import time: self [us] | cumulative |
+    imported package``, a nested import indented two spaces further), in the order it wrote them."""
+    found = []
+    for line in output.splitlines():
+        if not line.startswith("import time:"):
+            continue
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) != 3 or not fields[0].strip().isdigit():
+            continue  # the header line
+        name = fields[2].rstrip()
+        module = name.lstrip(" ")
+        depth = (len(name) - len(module) - 1) // 2
+        found.append(Import(module, depth, int(fields[0]), int(fields[1])))
+    return found
+
+
+def import_report(function: str, sample: Sample, top: int = 25) -> str:
+    """Where a cold start's import time goes: the total, the first response, and the ``top``
+    imports by cumulative time (a module's own time beside it), nested ones indented."""
+    imports = import_times(sample.logs)
+    total_ms = sum(entry.cumulative_us for entry in imports if entry.depth == 0) / 1000
+    lines = [
+        f"{function}: first response {sample.cold_ms:.0f} ms under -X importtime (which adds its own "
+        f"cost): the handler's import {sample.answer['importMs']:.0f} ms, its first call "
+        f"{sample.answer['firstCallMs']:.0f} ms; {len(imports)} modules imported in "
+        f"{total_ms:.0f} ms in all, interpreter start and first call included",
+        f"{'cumulative ms':>14}{'self ms':>9}  module",
+    ]
+    for entry in sorted(imports, key=lambda entry: entry.cumulative_us, reverse=True)[:top]:
+        name = "  " * entry.depth + entry.module
+        lines.append(f"{entry.cumulative_us / 1000:>14.1f}{entry.self_us / 1000:>9.1f}  {name}")
+    return "\n".join(lines)
+
+
+def importtime(cloud: LocalCloud, state: dict[str, Any], function: str, top: int = 25) -> str:
+    """One cold start of ``function`` under ``python -X importtime``, as ``import_report``."""
+    local = cloud.regions[REGION]
+    calm_chaos(cloud)
+    spec = local.functions[function].spec
+    # One start first, as run() does, so the files come from a warm page cache.
+    for _ in range(2):
+        sample = spawn(spec, probes(cloud, state)[function].invocation(local), options=("-X", "importtime"))
+        check(function, sample)
+    return import_report(function, sample, top)
 
 
 def _context(spec: FunctionSpec) -> dict[str, Any]:
@@ -400,17 +476,11 @@ def check(function: str, sample: Sample) -> None:
 
 def calm_chaos(cloud: LocalCloud, region: str = REGION) -> None:
     """No injected failures during the run: the region up, errorRate and writerFailureRate 0."""
-    import boto3
+    from localcloud.graph import aws_client
 
     spec = cloud.regions[region].functions["health"].spec
-    ssm = boto3.client(
-        "ssm",
-        region_name=region,
-        endpoint_url=cloud.moto_url,
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
-    ssm.put_parameter(
+    # As the local cloud's admin (the local services' principal): moto enforces IAM.
+    aws_client("ssm", region, cloud.moto_url).put_parameter(
         Name=f"{spec.environment['CHAOS_PARAMETER_PREFIX']}/{region}",
         Value=json.dumps({"failed": False, "errorRate": 0, "writerFailureRate": 0}),
         Type="String",
@@ -550,6 +620,15 @@ def main() -> None:
     parser.add_argument("--warm-calls", type=int, default=200)
     parser.add_argument("--port", type=int, default=PORT_BASE)
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
+    parser.add_argument(
+        "--importtime",
+        metavar="FUNCTION",
+        action="append",
+        choices=ORDER,
+        help="instead: where FUNCTION's cold start spends its import time (python -X importtime "
+        "in the worker's environment, its top imports by cumulative time); repeatable",
+    )
+    parser.add_argument("--top", type=int, default=25, help="how many imports --importtime lists")
     options = parser.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as state_dir:
@@ -559,6 +638,10 @@ def main() -> None:
         print("Starting the local cloud...", flush=True)
         cloud, state, extras = localcloud_main.start(options.port)
         try:
+            if options.importtime:
+                for function in options.importtime:
+                    print(importtime(cloud, state, function, options.top), flush=True)
+                return
             result = run(cloud, state, rounds=options.rounds, warm_calls=options.warm_calls)
         finally:
             localcloud_main.shutdown(cloud, extras)
