@@ -46,11 +46,18 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 PORT_BASE = 7100
-TARGET_RATIO = 1.5
 PACKAGES = ("boto3", "botocore", "aws-lambda-powertools", "moto", "pulumi", "pulumi-aws", "werkzeug")
-# Issue 6: the functions users (and Slack) wait on; the others are reported without a target.
-TARGETS = ("health", "login", "hello", "clicks", "discovery", "web", "slack_commands")
-ORDER = (*TARGETS, "writer", "dead_letters", "notifier", "security")
+# Issue 14: each function's cold start at most this many times a bare `import boto3`'s. The
+# functions users (and Slack) wait on, 1.2; the asynchronous ones, which nobody waits on, 1.5.
+USER_FACING_TARGET = 1.2
+ASYNCHRONOUS_TARGET = 1.5
+USER_FACING = ("health", "login", "hello", "clicks", "discovery", "web", "slack_commands")
+ASYNCHRONOUS = ("writer", "dead_letters", "notifier", "security")
+TARGETS = {
+    **dict.fromkeys(USER_FACING, USER_FACING_TARGET),
+    **dict.fromkeys(ASYNCHRONOUS, ASYNCHRONOUS_TARGET),
+}
+ORDER = (*USER_FACING, *ASYNCHRONOUS)
 
 # Runs in the fresh interpreter. The baseline (no handler) imports boto3 where a function
 # imports its handler; everything else is the same. The function's own output (its logs) goes
@@ -62,7 +69,7 @@ answers, sys.stdout = sys.stdout, sys.stderr
 sys.path[:0] = request["paths"]
 if request["handler"] is None:
     import boto3
-    answers.write("{}\\n")
+    answers.write(json.dumps({"cpuMs": time.process_time() * 1000}) + "\\n")
     answers.flush()
     raise SystemExit
 import importlib
@@ -79,6 +86,7 @@ except Exception as error:
     answer = {"error": "".join(traceback.format_exception(error))}
 answer["importMs"] = (imported - started) * 1000
 answer["firstCallMs"] = (time.perf_counter() - imported) * 1000
+answer["cpuMs"] = time.process_time() * 1000
 answers.write(json.dumps(answer, default=str) + "\\n")
 answers.flush()
 timings = []
@@ -501,13 +509,15 @@ def run(
     baselines: list[float] = []
     cold: dict[str, list[float]] = {name: [] for name in functions}
     ratios: dict[str, list[float]] = {name: [] for name in functions}
+    cpu_ratios: dict[str, list[float]] = {name: [] for name in functions}
     warm: dict[str, list[float]] = {name: [] for name in functions}
     # Round 0 is not counted: the first interpreters after the local cloud starts read their
     # files from a cold page cache (a baseline of several hundred ms), which says nothing of the code.
     for index in range(-1, rounds):
         requests = probes(cloud, state)
         warm_now = max(0, min(per_round, warm_calls - index * per_round)) if index >= 0 else 0
-        baseline = spawn(reference, baseline=True).cold_ms
+        baseline_sample = spawn(reference, baseline=True)
+        baseline = baseline_sample.cold_ms
         for name in functions:
             spec = local.functions[name].spec
             sample = spawn(spec, requests[name].invocation(local), warm_now)
@@ -516,6 +526,7 @@ def run(
                 continue
             cold[name].append(sample.cold_ms)
             ratios[name].append(sample.cold_ms / baseline)
+            cpu_ratios[name].append(sample.answer["cpuMs"] / baseline_sample.answer["cpuMs"])
             warm[name].extend(sample.warm_ms)
         if index >= 0:
             baselines.append(baseline)
@@ -527,16 +538,20 @@ def run(
         "region": REGION,
         "rounds": rounds,
         "warmCalls": warm_calls,
-        "targetRatio": TARGET_RATIO,
+        "targets": {name: TARGETS[name] for name in functions},
         "baseline": {"what": "import boto3", "ms": statistics.median(baselines), "samples": baselines},
         "functions": {
             name: {
                 "coldMs": statistics.median(cold[name]),
                 "ratio": statistics.median(ratios[name]),
-                "target": TARGET_RATIO if name in TARGETS else None,
-                "pass": statistics.median(ratios[name]) <= TARGET_RATIO if name in TARGETS else None,
+                "target": TARGETS[name],
+                "pass": statistics.median(ratios[name]) <= TARGETS[name],
                 "coldSamples": cold[name],
                 "ratios": ratios[name],
+                # CPU time to the first response over the baseline's: what the code costs,
+                # without the waits (AWS calls) and far less moved by a busy machine.
+                "cpuRatio": statistics.median(cpu_ratios[name]),
+                "cpuRatios": cpu_ratios[name],
                 "warm": _percentiles(warm[name]),
             }
             for name in functions
@@ -596,7 +611,7 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"Cold start, fresh interpreter to first response ({result['rounds']} rounds, median); "
         f"baseline `import boto3` {baseline:.0f} ms; " + "; ".join(result.get("runtimes", {}).values()),
-        f"{'function':<16}{'cold ms':>9}{'ratio':>8}{'target':>8}  {'result':<6}"
+        f"{'function':<16}{'cold ms':>9}{'ratio':>8}{'target':>8}  {'result':<6}{'cpu ratio':>10}"
         f"{'warm p50':>10}{'warm p99':>10}",
     ]
     for name, row in result["functions"].items():
@@ -606,9 +621,13 @@ def table(result: dict[str, Any]) -> str:
         p50 = f"{warm['p50']:.1f}" if warm.get("n") else "-"
         p99 = f"{warm['p99']:.1f}" if warm.get("n") else "-"
         lines.append(
-            f"{name:<16}{row['coldMs']:>9.0f}{row['ratio']:>8.2f}{target:>8}  {verdict:<6}{p50:>10}{p99:>10}"
+            f"{name:<16}{row['coldMs']:>9.0f}{row['ratio']:>8.2f}{target:>8}  {verdict:<6}"
+            f"{row['cpuRatio']:>10.2f}{p50:>10}{p99:>10}"
         )
-    lines.append("warm: direct handler calls in the warm process, ms")
+    lines.append(
+        "cpu ratio: the interpreter's CPU time to its first response over the baseline's (no waits); "
+        "warm: direct handler calls in the warm process, ms"
+    )
     return "\n".join(lines)
 
 
