@@ -86,6 +86,7 @@ events = Events(
         chaos_parameter_arn=chaos_arn,
         dead_letter_queue_arn=dead_letters.queue_arn,
         dead_letter_queue_url=dead_letters.queue_url,
+        dependencies_layer=layer.arn,
     ),
     tagged,
 )
@@ -111,6 +112,7 @@ user_api = UserApi(
         user_pool_id=pieces.user_pool_id,
         client_id=pieces.client_id,
         issuer=issuer_url(settings.primary_region, pieces.user_pool_id),
+        dependencies_layer=layer.arn,
         domain=settings.domain,
     ),
     tagged,

@@ -17,7 +17,10 @@ same probe: the snapshot's init, the restore and the first response (restore plu
 invocation), labelled local emulation. A fork is not a Firecracker snapshot restore.
 
 ``python -m bench.coldstart`` starts its own local cloud (port base 7100, ``--port`` or
-``BENCH_COLDSTART_PORT`` to move it; temporary state) and prints the tables.
+``BENCH_COLDSTART_PORT`` to move it; temporary state) and prints the tables. ``--importtime
+FUNCTION`` (repeatable) prints instead where that function's cold start goes: one start under
+``python -X importtime`` in exactly the worker's environment, its handler's import and first call
+timed apart, and its top imports by cumulative time.
 """
 
 from __future__ import annotations
@@ -49,11 +52,18 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 PORT_BASE = int(os.environ.get("BENCH_COLDSTART_PORT", "7100"))
-TARGET_RATIO = 1.5
 PACKAGES = ("boto3", "botocore", "aws-lambda-powertools", "moto", "pulumi", "pulumi-aws", "werkzeug")
-# Issue 6: the functions users (and Slack) wait on; the others are reported without a target.
-TARGETS = ("health", "login", "hello", "clicks", "discovery", "web", "slack_commands")
-ORDER = (*TARGETS, "writer", "dead_letters", "notifier", "security")
+# Issue 14: each function's cold start at most this many times a bare `import boto3`'s. The
+# functions users (and Slack) wait on, 1.2; the asynchronous ones, which nobody waits on, 1.5.
+USER_FACING_TARGET = 1.2
+ASYNCHRONOUS_TARGET = 1.5
+USER_FACING = ("health", "login", "hello", "clicks", "discovery", "web", "slack_commands")
+ASYNCHRONOUS = ("writer", "dead_letters", "notifier", "security")
+TARGETS = {
+    **dict.fromkeys(USER_FACING, USER_FACING_TARGET),
+    **dict.fromkeys(ASYNCHRONOUS, ASYNCHRONOUS_TARGET),
+}
+ORDER = (*USER_FACING, *ASYNCHRONOUS)
 
 # Runs in the fresh interpreter. The baseline (no handler) imports boto3 where a function
 # imports its handler; everything else is the same. The function's own output (its logs) goes
@@ -65,12 +75,14 @@ answers, sys.stdout = sys.stdout, sys.stderr
 sys.path[:0] = request["paths"]
 if request["handler"] is None:
     import boto3
-    answers.write("{}\\n")
+    answers.write(json.dumps({"cpuMs": time.process_time() * 1000}) + "\\n")
     answers.flush()
     raise SystemExit
 import importlib
+started = time.perf_counter()
 module, _, name = request["handler"].rpartition(".")
 handler = getattr(importlib.import_module(module), name)
+imported = time.perf_counter()
 context = type("Context", (), {**request["context"], "get_remaining_time_in_millis": lambda self: 30000})()
 event = request["event"]
 try:
@@ -78,6 +90,9 @@ try:
 except Exception as error:
     import traceback
     answer = {"error": "".join(traceback.format_exception(error))}
+answer["importMs"] = (imported - started) * 1000
+answer["firstCallMs"] = (time.perf_counter() - imported) * 1000
+answer["cpuMs"] = time.process_time() * 1000
 answers.write(json.dumps(answer, default=str) + "\\n")
 answers.flush()
 timings = []
@@ -342,10 +357,18 @@ class Sample:
     logs: str  # the end of the function's own output, to explain a failure
 
 
-def spawn(spec: FunctionSpec, event: Any = None, warm: int = 0, *, baseline: bool = False) -> Sample:
+def spawn(
+    spec: FunctionSpec,
+    event: Any = None,
+    warm: int = 0,
+    *,
+    baseline: bool = False,
+    options: tuple[str, ...] = (),
+) -> Sample:
     """A fresh interpreter of the function's runtime answering one request (or, as the baseline,
     importing the runtime's boto3): the time from process start to its first answer, then
-    ``warm`` direct handler calls timed inside it. As a worker, it writes no bytecode."""
+    ``warm`` direct handler calls timed inside it. As a worker, it writes no bytecode.
+    ``options``: more interpreter options (``-X importtime``); its output is in ``logs``."""
     request = {
         "handler": None if baseline else spec.handler,
         "paths": spec.paths[-1:] if baseline else spec.paths,  # the last is the runtime's own
@@ -360,7 +383,7 @@ def spawn(spec: FunctionSpec, event: Any = None, warm: int = 0, *, baseline: boo
     with tempfile.TemporaryFile() as logs:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [spec.python, "-I", "-S", "-B", "-c", BOOTSTRAP],
+            [spec.python, "-I", "-S", "-B", *options, "-c", BOOTSTRAP],
             env=environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -375,10 +398,68 @@ def spawn(spec: FunctionSpec, event: Any = None, warm: int = 0, *, baseline: boo
         rest = process.stdout.read()
         process.wait(timeout=600)
         logs.seek(0)
-        tail = logs.read()[-4000:].decode("utf-8", "replace")
+        output = logs.read().decode("utf-8", "replace")
+    tail = output if options else output[-4000:]
     if not first:
-        raise RuntimeError(f"{'the baseline' if baseline else spec.source} gave no answer:\n{tail}")
+        raise RuntimeError(f"{'the baseline' if baseline else spec.source} gave no answer:\n{tail[-4000:]}")
     return Sample(cold_ms, json.loads(first), [] if baseline else json.loads(rest), tail)
+
+
+@dataclass(frozen=True)
+class Import:
+    """One line of ``python -X importtime``: a module's own import time and with what it imports."""
+
+    module: str
+    depth: int  # 0 for an import the function's code or the bootstrap made, 1 for one it made...
+    self_us: int
+    cumulative_us: int
+
+
+def import_times(output: str) -> list[Import]:
+    """The imports ``-X importtime`` wrote to stderr (``import time: self [us] | cumulative |
+    imported package``, a nested import indented two spaces further), in the order it wrote them."""
+    found = []
+    for line in output.splitlines():
+        if not line.startswith("import time:"):
+            continue
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) != 3 or not fields[0].strip().isdigit():
+            continue  # the header line
+        name = fields[2].rstrip()
+        module = name.lstrip(" ")
+        depth = (len(name) - len(module) - 1) // 2
+        found.append(Import(module, depth, int(fields[0]), int(fields[1])))
+    return found
+
+
+def import_report(function: str, sample: Sample, top: int = 25) -> str:
+    """Where a cold start's import time goes: the total, the first response, and the ``top``
+    imports by cumulative time (a module's own time beside it), nested ones indented."""
+    imports = import_times(sample.logs)
+    total_ms = sum(entry.cumulative_us for entry in imports if entry.depth == 0) / 1000
+    lines = [
+        f"{function}: first response {sample.cold_ms:.0f} ms under -X importtime (which adds its own "
+        f"cost): the handler's import {sample.answer['importMs']:.0f} ms, its first call "
+        f"{sample.answer['firstCallMs']:.0f} ms; {len(imports)} modules imported in "
+        f"{total_ms:.0f} ms in all, interpreter start and first call included",
+        f"{'cumulative ms':>14}{'self ms':>9}  module",
+    ]
+    for entry in sorted(imports, key=lambda entry: entry.cumulative_us, reverse=True)[:top]:
+        name = "  " * entry.depth + entry.module
+        lines.append(f"{entry.cumulative_us / 1000:>14.1f}{entry.self_us / 1000:>9.1f}  {name}")
+    return "\n".join(lines)
+
+
+def importtime(cloud: LocalCloud, state: dict[str, Any], function: str, top: int = 25) -> str:
+    """One cold start of ``function`` under ``python -X importtime``, as ``import_report``."""
+    local = cloud.regions[REGION]
+    calm_chaos(cloud)
+    spec = local.functions[function].spec
+    # One start first, as run() does, so the files come from a warm page cache.
+    for _ in range(2):
+        sample = spawn(spec, probes(cloud, state)[function].invocation(local), options=("-X", "importtime"))
+        check(function, sample)
+    return import_report(function, sample, top)
 
 
 def _context(spec: FunctionSpec) -> dict[str, Any]:
@@ -412,6 +493,7 @@ def calm_chaos(cloud: LocalCloud, region: str = REGION) -> None:
     from localcloud.graph import aws_client
 
     spec = cloud.regions[region].functions["health"].spec
+    # As the local cloud's admin (the local services' principal): moto enforces IAM.
     aws_client("ssm", region, cloud.moto_url).put_parameter(
         Name=f"{spec.environment['CHAOS_PARAMETER_PREFIX']}/{region}",
         Value=json.dumps({"failed": False, "errorRate": 0, "writerFailureRate": 0}),
@@ -436,13 +518,15 @@ def run(
     baselines: list[float] = []
     cold: dict[str, list[float]] = {name: [] for name in functions}
     ratios: dict[str, list[float]] = {name: [] for name in functions}
+    cpu_ratios: dict[str, list[float]] = {name: [] for name in functions}
     warm: dict[str, list[float]] = {name: [] for name in functions}
     # Round 0 is not counted: the first interpreters after the local cloud starts read their
     # files from a cold page cache (a baseline of several hundred ms), which says nothing of the code.
     for index in range(-1, rounds):
         requests = probes(cloud, state)
         warm_now = max(0, min(per_round, warm_calls - index * per_round)) if index >= 0 else 0
-        baseline = spawn(reference, baseline=True).cold_ms
+        baseline_sample = spawn(reference, baseline=True)
+        baseline = baseline_sample.cold_ms
         for name in functions:
             spec = local.functions[name].spec
             sample = spawn(spec, requests[name].invocation(local), warm_now)
@@ -451,6 +535,7 @@ def run(
                 continue
             cold[name].append(sample.cold_ms)
             ratios[name].append(sample.cold_ms / baseline)
+            cpu_ratios[name].append(sample.answer["cpuMs"] / baseline_sample.answer["cpuMs"])
             warm[name].extend(sample.warm_ms)
         if index >= 0:
             baselines.append(baseline)
@@ -462,16 +547,20 @@ def run(
         "region": REGION,
         "rounds": rounds,
         "warmCalls": warm_calls,
-        "targetRatio": TARGET_RATIO,
+        "targets": {name: TARGETS[name] for name in functions},
         "baseline": {"what": "import boto3", "ms": statistics.median(baselines), "samples": baselines},
         "functions": {
             name: {
                 "coldMs": statistics.median(cold[name]),
                 "ratio": statistics.median(ratios[name]),
-                "target": TARGET_RATIO if name in TARGETS else None,
-                "pass": statistics.median(ratios[name]) <= TARGET_RATIO if name in TARGETS else None,
+                "target": TARGETS[name],
+                "pass": statistics.median(ratios[name]) <= TARGETS[name],
                 "coldSamples": cold[name],
                 "ratios": ratios[name],
+                # CPU time to the first response over the baseline's: what the code costs,
+                # without the waits (AWS calls) and far less moved by a busy machine.
+                "cpuRatio": statistics.median(cpu_ratios[name]),
+                "cpuRatios": cpu_ratios[name],
                 "warm": _percentiles(warm[name]),
             }
             for name in functions
@@ -586,7 +675,7 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"Cold start, fresh interpreter to first response ({result['rounds']} rounds, median); "
         f"baseline `import boto3` {baseline:.0f} ms; " + "; ".join(result.get("runtimes", {}).values()),
-        f"{'function':<16}{'cold ms':>9}{'ratio':>8}{'target':>8}  {'result':<6}"
+        f"{'function':<16}{'cold ms':>9}{'ratio':>8}{'target':>8}  {'result':<6}{'cpu ratio':>10}"
         f"{'warm p50':>10}{'warm p99':>10}",
     ]
     for name, row in result["functions"].items():
@@ -596,9 +685,13 @@ def table(result: dict[str, Any]) -> str:
         p50 = f"{warm['p50']:.1f}" if warm.get("n") else "-"
         p99 = f"{warm['p99']:.1f}" if warm.get("n") else "-"
         lines.append(
-            f"{name:<16}{row['coldMs']:>9.0f}{row['ratio']:>8.2f}{target:>8}  {verdict:<6}{p50:>10}{p99:>10}"
+            f"{name:<16}{row['coldMs']:>9.0f}{row['ratio']:>8.2f}{target:>8}  {verdict:<6}"
+            f"{row['cpuRatio']:>10.2f}{p50:>10}{p99:>10}"
         )
-    lines.append("warm: direct handler calls in the warm process, ms")
+    lines.append(
+        "cpu ratio: the interpreter's CPU time to its first response over the baseline's (no waits); "
+        "warm: direct handler calls in the warm process, ms"
+    )
     return "\n".join(lines)
 
 
@@ -610,6 +703,15 @@ def main() -> None:
     parser.add_argument("--warm-calls", type=int, default=200)
     parser.add_argument("--port", type=int, default=PORT_BASE)
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
+    parser.add_argument(
+        "--importtime",
+        metavar="FUNCTION",
+        action="append",
+        choices=ORDER,
+        help="instead: where FUNCTION's cold start spends its import time (python -X importtime "
+        "in the worker's environment, its top imports by cumulative time); repeatable",
+    )
+    parser.add_argument("--top", type=int, default=25, help="how many imports --importtime lists")
     options = parser.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as state_dir:
@@ -619,6 +721,10 @@ def main() -> None:
         print("Starting the local cloud...", flush=True)
         cloud, state, extras = localcloud_main.start(options.port)
         try:
+            if options.importtime:
+                for function in options.importtime:
+                    print(importtime(cloud, state, function, options.top), flush=True)
+                return
             result = run(cloud, state, rounds=options.rounds, warm_calls=options.warm_calls)
             result["snapStart"] = snapstart(cloud, state, rounds=options.rounds)
         finally:

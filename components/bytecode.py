@@ -14,8 +14,9 @@ risk it names is a different Python, which the version check below rules out.
 The files are hash-based (PEP 552, ``UNCHECKED_HASH``): they carry the hash of their source
 instead of its modification time, so the same sources compile to the same bytes on every
 machine (the zips stay reproducible), and the interpreter uses them without reading the source
-again. Without the runtime's interpreter the package carries no bytecode, as before, and the
-build says so once.
+again. Bytecode for sources another layer ships (Powertools') is ``CHECKED_HASH``: used only
+while that source is the one it was compiled from. Without the runtime's interpreter the
+package carries no bytecode, as before, and the build says so once.
 """
 
 from __future__ import annotations
@@ -87,9 +88,15 @@ def cache_tag(runtime: str) -> str:
     return "cpython-" + version_of(runtime).replace(".", "")
 
 
-def compiled(entries: Iterable[tuple[str, bytes]], python: str, runtime: str) -> list[tuple[str, bytes]]:
+def compiled(
+    entries: Iterable[tuple[str, bytes]], python: str, runtime: str, *, checked: bool = False
+) -> list[tuple[str, bytes]]:
     """The ``__pycache__/<module>.<tag>.pyc`` entries for the ``.py`` files among ``entries``,
-    compiled by ``python`` (the runtime's interpreter) with the standard library's compileall."""
+    compiled by ``python`` (the runtime's interpreter) with the standard library's compileall.
+
+    ``checked``: ``CHECKED_HASH`` files, which the interpreter uses only while the source beside
+    them still has the hash they carry, and otherwise compiles the source as if they were not
+    there: for bytecode of sources we do not ship (another layer's)."""
     sources = [(name, content) for name, content in entries if name.endswith(".py")]
     with tempfile.TemporaryDirectory(prefix="bytecode-") as staging:
         root = Path(staging)
@@ -108,7 +115,7 @@ def compiled(entries: Iterable[tuple[str, bytes]], python: str, runtime: str) ->
                 "-s",
                 staging,
                 "--invalidation-mode",
-                "unchecked-hash",
+                "checked-hash" if checked else "unchecked-hash",
                 staging,
             ],
             capture_output=True,

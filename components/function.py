@@ -195,11 +195,13 @@ class AppFunction(pulumi.ComponentResource):
 def dependencies_layer(
     name: str, app: str, defaults: FunctionDefaults, opts: pulumi.ResourceOptions | None = None
 ) -> aws.lambda_.LayerVersion:
-    """The third-party packages of functions/requirements.txt (slack_sdk), as one layer."""
+    """The third-party packages of functions/requirements.txt (slack_sdk) and bytecode for the
+    Powertools layer's modules (``packaging.dependencies_archive``), as one layer that every
+    function lists after the Powertools layer."""
     return aws.lambda_.LayerVersion(
         name,
         layer_name=f"{app}-dependencies",
-        description="Pinned third-party packages from functions/requirements.txt",
+        description="Pinned third-party packages from functions/requirements.txt, Powertools bytecode",
         code=dependencies_archive(defaults.architecture, defaults.runtime),
         compatible_runtimes=[defaults.runtime],
         compatible_architectures=[defaults.architecture],

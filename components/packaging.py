@@ -8,6 +8,15 @@ A function's zip also carries ``botocore-data/``: botocore's data trimmed to the
 function calls (``components/botocore_data.py``), generated from the pinned botocore; and both
 carry bytecode for the runtime's Python when this machine has that interpreter
 (``components/bytecode.py``).
+
+The layer also carries bytecode, and only bytecode, for AWS's public Powertools layer at the
+pinned release (``components/powertools.py``): AWS builds that layer without ``__pycache__``,
+so each cold start compiled every Powertools module it imported (Logger alone: about a third of
+``import boto3``). Lambda merges a function's layers into one ``/opt``, in the order the
+function lists them (https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html), so
+``python/aws_lambda_powertools/**/__pycache__/*.pyc`` from this layer lands beside the public
+layer's sources. The files are ``CHECKED_HASH``: a Powertools layer whose sources differ from
+the release compiled here (another layer version) compiles them as before, never runs ours.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from pathlib import Path
 import botocore
 import pulumi
 
-from components import botocore_data, bytecode
+from components import botocore_data, bytecode, powertools
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
@@ -142,7 +151,10 @@ def dependencies_archive(architecture: str, runtime: str) -> pulumi.FileArchive:
     platform = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}[architecture]
     python_version = runtime.removeprefix("python")
     key = _digest(
-        [("requirements.txt", requirements.read_bytes())], platform, python_version, _bytecode_salt(runtime)
+        [("requirements.txt", requirements.read_bytes()), ("powertools", _powertools_sources().encode())],
+        platform,
+        python_version,
+        _bytecode_salt(runtime),
     )
     target = BUILD / "layers" / f"dependencies-{key}.zip"
     if target.exists():
@@ -152,8 +164,33 @@ def dependencies_archive(architecture: str, runtime: str) -> pulumi.FileArchive:
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".dependencies-{key}.") as staging_dir:
         staging = Path(staging_dir)
         install_for_lambda(staging / "python", platform, python_version, "--requirement", str(requirements))
-        _write_zip(target, with_bytecode(_files(staging / "python", "python"), runtime))
+        entries = with_bytecode(_files(staging / "python", "python"), runtime)
+        _write_zip(target, sorted(entries + _powertools_bytecode(staging / "powertools", platform, runtime)))
     return pulumi.FileArchive(str(target))
+
+
+def _powertools_sources() -> str:
+    """The pure-Python packages of the Powertools layer this layer carries bytecode for, pinned:
+    Powertools at the release, and typing_extensions, which its Logger imports (the layer has it
+    too; constraints.txt's pin is the one the local cloud's copy of the layer installs)."""
+    pins = dict(
+        line.split("==", 1)
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line.startswith("typing_extensions==")
+    )
+    return f"aws-lambda-powertools=={powertools.RELEASE} typing_extensions=={pins['typing_extensions']}"
+
+
+def _powertools_bytecode(staging: Path, platform: str, runtime: str) -> list[tuple[str, bytes]]:
+    """``python/.../__pycache__/*.pyc`` (CHECKED_HASH) for the Powertools layer's sources, or
+    nothing without the runtime's interpreter; the sources themselves are not shipped."""
+    python = bytecode.interpreter(runtime)
+    if python is None:
+        return []
+    pins = _powertools_sources().split()
+    install_for_lambda(staging, platform, runtime.removeprefix("python"), "--no-deps", *pins)
+    sources = [entry for entry in _files(staging, "python") if entry[0].endswith(".py")]
+    return bytecode.compiled(sources, python, runtime, checked=True)
 
 
 def install_for_lambda(target: Path, platform: str, python_version: str, *requirements: str) -> None:

@@ -27,7 +27,7 @@ from localcloud.iam.deliveries import Deliveries
 from localcloud.iam.principals import UNENFORCED_CREDENTIALS, Principals
 from localcloud.logs import LogShipper
 from localcloud.poller import Poller
-from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract
+from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract, merge_layers
 from localcloud.runtimes import Runtime
 from localcloud.sqs import sqs_event_source
 from localcloud.streams.service import Streams
@@ -88,14 +88,16 @@ class LocalCloud:
         for resource in graph.of_type("aws:lambda/function:Function"):
             inputs, outputs = resource["inputs"], resource["outputs"]
             runtime = self.runtime(inputs["runtime"])
-            paths = [str(extract(ROOT / inputs["code"]["FileArchive"], code_root))]
+            extracted = []
             for arn in inputs.get("layers", []):
                 if arn in layers:
-                    layer = extract(ROOT / layers[arn]["inputs"]["code"]["FileArchive"], code_root)
+                    extracted.append(extract(ROOT / layers[arn]["inputs"]["code"]["FileArchive"], code_root))
                 else:
-                    layer = self._public_layer(arn, runtime)
-                # Lambda extracts every layer into /opt, where Python finds /opt/python.
-                paths.append(str(layer / "python"))
+                    extracted.append(self._public_layer(arn, runtime))
+            paths = [str(extract(ROOT / inputs["code"]["FileArchive"], code_root))]
+            if extracted:
+                # Lambda merges every layer into /opt, where Python finds /opt/python.
+                paths.append(str(merge_layers(extracted, code_root) / "python"))
             paths.append(str(runtime.sdk))
             invoke_config: dict[str, Any] = next(
                 (

@@ -24,9 +24,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -540,6 +542,33 @@ def extract(archive: Path, target_root: Path) -> Path:
             package.extractall(partial)
         partial.rename(target)
     return target
+
+
+def merge_layers(layers: list[Path], target_root: Path) -> Path:
+    """One ``/opt`` from a function's extracted layers, as Lambda merges them: in the order the
+    function lists them, a later layer's file over an earlier one's at the same path, folders
+    merged (https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html). Made of symbolic
+    links into the layers (a folder only one layer has is one link), once per list of layers."""
+    digest = hashlib.sha256("\0".join(str(layer) for layer in layers).encode()).hexdigest()[:16]
+    target = target_root / f"opt-{digest}"
+    if not target.exists():
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        _link_merged([layer for layer in layers if layer.is_dir()], partial)
+        partial.rename(target)
+    return target
+
+
+def _link_merged(sources: list[Path], into: Path) -> None:
+    names = dict.fromkeys(child.name for source in sources for child in sorted(source.iterdir()))
+    for name in names:
+        having = [source / name for source in sources if (source / name).exists()]
+        if len(having) > 1 and all(path.is_dir() for path in having):
+            (into / name).mkdir()
+            _link_merged(having, into / name)
+        else:
+            (into / name).symlink_to(having[-1].resolve())
 
 
 @dataclass

@@ -23,8 +23,9 @@ machine's architecture:
   carry), compiled to bytecode as an installed Python's site-packages is.
 - **The Powertools layer:** built as AWS builds it (``layer_v3/docker/Dockerfile`` in
   aws-powertools/powertools-lambda-python): ``aws-lambda-powertools[all]`` at the release,
-  without boto3 and the packages the runtime brings, without tests and without bytecode. So,
-  as in Lambda, its modules compile at each cold start.
+  without boto3 and the packages the runtime brings, without tests and without bytecode. Its
+  modules compile at each cold start unless another layer brings their bytecode, as ours does
+  (``components/packaging.py``; layers merge into one ``/opt``, ``runner.merge_layers``).
 
 The interpreter is the runtime's version found on this machine (``components.bytecode``), or
 ``LOCALCLOUD_PYTHON_3_13`` for ``python3.13``. Without one, workers fall back to the local

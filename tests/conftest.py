@@ -380,16 +380,15 @@ def body_of(response: dict[str, Any]) -> Any:
 @pytest.fixture
 def slack_webhook(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Slack's incoming webhook replaced in-process: records messages, can answer with errors."""
-    from slack_sdk.webhook import WebhookClient, WebhookResponse
+    from shared import slack
     from webhook_helpers import SlackWebhook
 
     hook = SlackWebhook()
 
-    def send(self: WebhookClient, *, text: Any = None, blocks: Any = None, **_: Any) -> WebhookResponse:
-        status, body = hook.send(self.url, text, blocks)
-        return WebhookResponse(url=self.url, status_code=status, body=body, headers={})
+    def send(url: str, message: dict[str, Any], timeout: float = slack.TIMEOUT_SECONDS) -> tuple[int, str]:
+        return hook.send(url, message.get("text"), message.get("blocks"))
 
-    monkeypatch.setattr(WebhookClient, "send", send)
+    monkeypatch.setattr(slack, "send", send)
     return hook
 
 

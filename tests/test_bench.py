@@ -1,10 +1,10 @@
-"""The arithmetic behind `make bench`'s load and ledger figures, on made-up samples."""
+"""The arithmetic behind `make bench`'s load, ledger and cold-start figures, on made-up samples."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench import ledger, load
+from bench import coldstart, ledger, load
 
 JOB = load.Job("stage", "http://127.0.0.1:9/health", "GET", offered=100, seconds=10)
 
@@ -83,3 +83,31 @@ def test_the_snapstart_table_is_labelled_local_emulation_with_ratios_to_the_base
     lines = coldstart.snapstart_table(result, baseline_ms=150.0).splitlines()
     assert "local emulation" in lines[0]
     assert lines[-1].split() == ["health", "400", "10.0", "75.0", "0.50"]
+
+
+# As python3.13 -X importtime writes it: each import after the ones it made, nested ones indented.
+IMPORTTIME = """\
+import time: self [us] | cumulative | imported package
+import time:       120 |        120 |     botocore.exceptions
+import time:      3000 |       3120 |   botocore.session
+{"level":"INFO","message":"a log line between them"}
+import time:       500 |       3620 | shared.aws
+import time:        80 |         80 | json
+"""
+
+
+def test_import_times_reads_each_module_with_its_nesting_and_skips_other_lines():
+    imports = coldstart.import_times(IMPORTTIME)
+    assert [(entry.module, entry.depth, entry.self_us, entry.cumulative_us) for entry in imports] == [
+        ("botocore.exceptions", 2, 120, 120),
+        ("botocore.session", 1, 3000, 3120),
+        ("shared.aws", 0, 500, 3620),
+        ("json", 0, 80, 80),
+    ]
+
+
+def test_import_report_lists_the_top_imports_by_cumulative_time_and_totals_the_outermost():
+    sample = coldstart.Sample(200.0, {"importMs": 150.0, "firstCallMs": 40.0}, [], IMPORTTIME)
+    report = coldstart.import_report("health", sample, top=2).splitlines()
+    assert "modules imported in 4 ms" in report[0]  # 3620 + 80 us: nested imports counted once
+    assert [line.split()[-1] for line in report[2:]] == ["shared.aws", "botocore.session"]

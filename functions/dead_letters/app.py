@@ -7,20 +7,22 @@ Environment: TABLE_NAME, SLACK_WEBHOOK_PARAMETER, AWS_REGION (see ``dead_letters
 POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
 """
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from dead_letters.logic import DeadLetterHandler
+from shared.batch import process_sqs_batch
 
-# Asynchronous: no caller waits on the cold start, so the X-Ray SDK may cost its import time
-# here and trace each AWS call as a subsegment.
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# No tracing SDK: with active tracing Lambda records each invocation's segments without one
+# (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html), and importing the X-Ray SDK
+# (aws_xray_sdk, wrapt, asyncio, a botocore session of its own) was over half of this function's
+# cold start. Per-call subsegments would need it; the SDK is in maintenance mode since
+# 2026-02-25 (https://docs.aws.amazon.com/xray/latest/devguide/xray-services-lambda.html).
+logger, metrics = Logger(), Metrics()
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event, DeadLetterHandler.from_environment(metrics), processor, context)
+def handler(event: dict, context: LambdaContext) -> dict[str, Any]:
+    return process_sqs_batch(event, DeadLetterHandler.from_environment(metrics))

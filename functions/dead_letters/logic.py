@@ -193,7 +193,7 @@ def _now() -> datetime:
 
 @dataclass
 class DeadLetterHandler:
-    """The batch processor's record handler: record, count, alert, mark alerted."""
+    """The batch's record handler (``shared.batch``): record, count, alert, mark alerted."""
 
     dynamodb: Any
     table_name: str
@@ -215,9 +215,8 @@ class DeadLetterHandler:
         try:
             return self._handle(record)
         except Exception:
-            # The processor reports the record as a batch item failure and SQS delivers it again;
-            # the traceback is logged here, as the layer's Powertools (components/powertools.py)
-            # predates BatchProcessor(logger=...).
+            # shared.batch reports the record as a batch item failure and SQS delivers it again;
+            # the traceback is logged here.
             logger.exception(
                 "dead event not handled; it will be delivered again", extra={"messageId": record.message_id}
             )

@@ -7,18 +7,20 @@ Environment: SLACK_WEBHOOK_PARAMETER (see ``notifier.logic``), and POWERTOOLS_SE
 POWERTOOLS_METRICS_NAMESPACE.
 """
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from notifier.logic import Notifier
 
-# Asynchronous: no caller waits on the cold start, so the X-Ray SDK may cost its import time
-# here and trace each AWS call as a subsegment.
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+# No tracing SDK: with active tracing Lambda records each invocation's segments without one
+# (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html), and importing the X-Ray SDK
+# (aws_xray_sdk, wrapt, asyncio, a botocore session of its own) was over half of this function's
+# cold start. Per-call subsegments would need it; the SDK is in maintenance mode since
+# 2026-02-25 (https://docs.aws.amazon.com/xray/latest/devguide/xray-services-lambda.html).
+logger, metrics = Logger(), Metrics()
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_source(data_class=SNSEvent)
 def handler(event: SNSEvent, context: LambdaContext) -> dict:

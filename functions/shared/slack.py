@@ -1,17 +1,26 @@
 """Posting to Slack through the incoming webhook, with failures raised, never swallowed.
 
+The request is what slack_sdk's ``WebhookClient.send(text=..., blocks=...)`` sends (a JSON POST,
+https://docs.slack.dev/tools/java-slack-sdk/guides/incoming-webhooks), made with urllib as
+slack_sdk makes it, without importing slack_sdk: its package ``__init__`` loads the whole Web
+API client (and asyncio), about a third of a bare ``import boto3`` at each cold start of the
+functions that alert. ``tests/functions/test_slack_webhook.py`` sends the same messages through
+both to a local server and compares the requests and the answers.
+
 Environment:
 - SLACK_WEBHOOK_PARAMETER: name of the SecureString SSM parameter holding the webhook URL.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 from shared import parameters
 
 WEBHOOK_MAX_AGE_SECONDS = 300
+TIMEOUT_SECONDS = 5
 
 
 Message = tuple[str, list[dict[str, Any]]]
@@ -29,11 +38,30 @@ def webhook_url() -> str:
 
 def post(text: str, blocks: list[dict[str, Any]]) -> None:
     """Send one message; raise SlackDeliveryError unless Slack answers 200."""
-    from slack_sdk.webhook import WebhookClient
-
     try:
-        response = WebhookClient(webhook_url(), timeout=5).send(text=text, blocks=blocks)
+        status, body = send(webhook_url(), {"text": text, "blocks": blocks})
     except OSError as error:
         raise SlackDeliveryError(f"Slack webhook unreachable: {error}") from error
-    if response.status_code != 200:
-        raise SlackDeliveryError(f"Slack webhook answered {response.status_code}: {response.body}")
+    if status != 200:
+        raise SlackDeliveryError(f"Slack webhook answered {status}: {body}")
+
+
+def send(url: str, message: dict[str, Any], timeout: float = TIMEOUT_SECONDS) -> tuple[int, str]:
+    """POST ``message`` to the webhook as JSON: Slack's status and body (an error status too, as
+    slack_sdk returns it); OSError when Slack cannot be reached."""
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("https://", "http://")):
+        raise SlackDeliveryError("the Slack webhook URL must be an http(s) URL")
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+        url,
+        data=json.dumps(message).encode("utf-8"),
+        method="POST",
+        headers={"Content-Type": "application/json;charset=utf-8"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return int(response.status), response.read().decode("utf-8")
+    except urllib.error.HTTPError as error:
+        return int(error.code), error.read().decode("utf-8", "replace")

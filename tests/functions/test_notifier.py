@@ -175,13 +175,13 @@ def test_webhook_failure_raises_from_notifier(aws, context, handler, slack_webho
 
 
 def test_unreachable_webhook_raises_from_notifier(aws, context, handler, monkeypatch):
+    from shared import slack
     from shared.slack import SlackDeliveryError
-    from slack_sdk.webhook import WebhookClient
 
-    def refuse(self, **_):
+    def refuse(url, message, timeout=slack.TIMEOUT_SECONDS):
         raise ConnectionRefusedError("connection refused")
 
-    monkeypatch.setattr(WebhookClient, "send", refuse)
+    monkeypatch.setattr(slack, "send", refuse)
 
     with pytest.raises(SlackDeliveryError, match="unreachable"):
         handler(load_event("sns_alarm.json"), context)

@@ -1,6 +1,6 @@
 """A stand-in for Slack's incoming webhook, and a reader for the metrics functions print (tests only).
 
-``WebhookClient.send`` is replaced, so nothing reaches the network; each message is checked
+``shared.slack.send`` is replaced, so nothing reaches the network; each message is checked
 against Block Kit's limits before it is accepted.
 """
 

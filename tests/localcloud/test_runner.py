@@ -312,3 +312,25 @@ def test_a_snapstart_version_is_initialized_once_and_each_environment_restored_f
     # Every environment has its own credentials, not the snapshot's.
     assert first["key"] != second["key"]
     assert all(i.cold_start_ms is not None for i in invocations)
+
+
+def test_layers_merge_into_one_opt_as_lambda_merges_them_in_order(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    for layer, files in {
+        first: {"python/shared.py": "first", "python/package/module.py": "first", "python/alone/a.py": "1"},
+        second: {"python/shared.py": "second", "python/package/__pycache__/module.pyc": "second"},
+    }.items():
+        for name, text in files.items():
+            (layer / name).parent.mkdir(parents=True, exist_ok=True)
+            (layer / name).write_text(text)
+    opt = runner.merge_layers([first, second], tmp_path / "code")
+    python = opt / "python"
+    assert (python / "shared.py").read_text() == "second"  # the later layer's file wins
+    assert (python / "package" / "module.py").read_text() == "first"  # folders merge
+    assert (python / "package" / "__pycache__" / "module.pyc").read_text() == "second"
+    assert (python / "alone" / "a.py").read_text() == "1"
+    assert runner.merge_layers([first, second], tmp_path / "code") == opt  # made once
+    assert runner.merge_layers([second, first], tmp_path / "code") != opt
+    assert (
+        runner.merge_layers([second, first], tmp_path / "code") / "python" / "shared.py"
+    ).read_text() == "first"

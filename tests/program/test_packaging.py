@@ -172,6 +172,44 @@ def test_the_runtime_imports_the_packaged_bytecode_without_compiling_the_source(
     assert result.stdout.strip() == "clicks"
 
 
+@needs_runtime_python
+def test_the_layer_carries_checked_bytecode_of_powertools_and_none_of_its_sources():
+    with zipfile.ZipFile(packaging.dependencies_archive("x86_64", RUNTIME).path) as layer:
+        names = set(layer.namelist())
+        logger = layer.read("python/aws_lambda_powertools/logging/__pycache__/logger.cpython-313.pyc")
+    powertools = {name for name in names if name.startswith("python/aws_lambda_powertools/")}
+    assert "python/aws_lambda_powertools/__pycache__/__init__.cpython-313.pyc" in powertools
+    assert "python/__pycache__/typing_extensions.cpython-313.pyc" in names
+    assert {name for name in powertools if not name.endswith(".pyc")} == set()
+    assert "python/typing_extensions.py" not in names
+    # PEP 552 flags: bit 0 hash-based, bit 1 check_source.
+    assert int.from_bytes(logger[4:8], "little") == 0b11
+
+
+@needs_runtime_python
+def test_checked_bytecode_runs_only_beside_the_source_it_was_compiled_from(tmp_path):
+    """What keeps the layer's Powertools bytecode safe beside another layer version. The file
+    names its source by hash: here it is given another module's code under this source's hash,
+    which runs while that source is there; a source with another hash is compiled and run instead."""
+    source = ("module.py", b"ANSWER = 'source'\n")
+    ((cached, this), (_, other)) = (
+        bytecode.compiled([entry], RUNTIME_PYTHON, RUNTIME, checked=True)[0]
+        for entry in (source, ("module.py", b"ANSWER = 'bytecode'\n"))
+    )
+    (tmp_path / "module.py").write_bytes(source[1])
+    (tmp_path / cached).parent.mkdir()
+    (tmp_path / cached).write_bytes(other[:8] + this[8:16] + other[16:])  # PEP 552: hash at 8..16
+
+    def answer() -> str:
+        script = "import sys; sys.path.insert(0, '.'); import module; print(module.ANSWER)"
+        run = [RUNTIME_PYTHON, "-I", "-S", "-B", "-c", script]
+        return subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+
+    assert answer() == "bytecode"
+    (tmp_path / "module.py").write_bytes(b"ANSWER = 'another release'\n")
+    assert answer() == "another release"
+
+
 def test_without_the_runtime_interpreter_a_zip_carries_no_bytecode(monkeypatch):
     monkeypatch.setattr(bytecode, "interpreter", lambda runtime: None)
     monkeypatch.setattr(packaging, "_warn_once", lambda runtime: None)
