@@ -400,16 +400,11 @@ def check(function: str, sample: Sample) -> None:
 
 def calm_chaos(cloud: LocalCloud, region: str = REGION) -> None:
     """No injected failures during the run: the region up, errorRate and writerFailureRate 0."""
-    import boto3
+    from localcloud.graph import aws_client
 
     spec = cloud.regions[region].functions["health"].spec
-    ssm = boto3.client(
-        "ssm",
-        region_name=region,
-        endpoint_url=cloud.moto_url,
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
+    # As the local cloud's admin: moto enforces IAM, and made-up keys are refused.
+    ssm = aws_client("ssm", region, cloud.moto_url)
     ssm.put_parameter(
         Name=f"{spec.environment['CHAOS_PARAMETER_PREFIX']}/{region}",
         Value=json.dumps({"failed": False, "errorRate": 0, "writerFailureRate": 0}),
