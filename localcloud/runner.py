@@ -31,7 +31,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as WaitedTooLong
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -249,9 +249,6 @@ class LocalFunction:
         # concurrency (more would only wait for a worker).
         self.async_calls = Scheduler(f"async-{spec.source}", self.cap)
         self.async_calls.start()
-        # Synchronous invocations a caller stopped waiting for, run on to their end; and cold starts
-        # of a patient caller, which may outlast its patience.
-        self.run_on = ThreadPoolExecutor(max_workers=self.cap, thread_name_prefix=f"sync-{spec.source}")
         # Told of every invocation and throttle (the local cloud's AWS/Lambda metrics).
         self.on_invocation: Callable[[Invocation], None] = lambda invocation: None
 
@@ -301,9 +298,18 @@ class LocalFunction:
             self.on_invocation(Invocation(self.spec.source, request_id, 0.0, None, throttled=True))
             raise
         if patience is not None and cold:
-            started = self.run_on.submit(self._run, event, request_id, None)
+            # A cold start may outlast the caller's patience: it runs aside from the start.
+            answer: Future[Any] = Future()
+
+            def cold_start() -> None:
+                try:
+                    answer.set_result(self._run(event, request_id, None))
+                except BaseException as error:  # noqa: BLE001 - handed to the caller as raised
+                    answer.set_exception(error)
+
+            _aside(f"cold-{self.spec.source}", cold_start)
             try:
-                return started.result(timeout=patience)
+                return answer.result(timeout=patience)
             except WaitedTooLong:
                 raise GaveUp(request_id) from None
         return self._run(event, request_id, current, patience)
@@ -311,7 +317,8 @@ class LocalFunction:
     def _run(
         self, event: Any, request_id: str, current: _Worker | None, patience: float | None = None
     ) -> Any:
-        """One invocation on ``current`` (None: a cold start), which is then released."""
+        """One invocation on ``current`` (None: a cold start), which is then released unless it is
+        still running when ``patience`` ends (it is then left to run on, aside)."""
         started = time.perf_counter()
         cold_ms = None
         handed_on = False
@@ -325,7 +332,7 @@ class LocalFunction:
         except _StillRunning as running:
             assert current is not None
             handed_on = True
-            self.run_on.submit(self._run_on, current, request_id, started, running.args[0])
+            _aside(f"run-on-{self.spec.source}", self._run_on, current, request_id, started, running.args[0])
             raise GaveUp(request_id) from None
         except FunctionError as error:
             self._record(request_id, started, cold_ms, error.payload)
@@ -396,11 +403,17 @@ class LocalFunction:
 
     def stop(self) -> None:
         self.async_calls.stop()
-        self.run_on.shutdown(wait=False, cancel_futures=True)
         with self.lock:
             workers, self.idle = self.idle, []
         for current in workers:
             current.stop()
+
+
+def _aside(name: str, task: Callable[..., None], *args: Any) -> None:
+    """``task`` on a daemon thread of its own: a cold start or an invocation its caller stopped
+    waiting for. At most the function's concurrency run at once (each holds a worker's slot), and
+    the local cloud's exit does not wait for one, as it never waited for a caller."""
+    threading.Thread(target=task, args=args, name=name, daemon=True).start()
 
 
 def retry_delay(attempt: int) -> float:
