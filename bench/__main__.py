@@ -25,7 +25,6 @@ from bench import coldstart, footprint, latency, ledger, load, memory, program, 
 
 HERE = Path(__file__).resolve().parent
 REGION = "us-east-1"
-GATEWAY_OVERHEAD_TARGET_MS = 5.0
 THROTTLE_TOLERANCE = 0.15
 
 
@@ -39,43 +38,6 @@ def node_version() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "not installed"
     return answer.stdout.strip()
-
-
-def gateway_latency(cloud: Any, state: dict[str, Any], cold: dict[str, Any], count: int) -> dict[str, Any]:
-    """Each API function's warm p50/p99 through the gateway against direct invocations."""
-    region = cloud.regions[REGION]
-    figures = {}
-    for name, probe in coldstart.probes(cloud, state).items():
-        if probe.api is None:
-            continue
-        api = region.apis[probe.api]
-        route, event = api.build_event(probe.method, probe.path, headers=probe.headers, body=probe.body)
-        limits = [api.stage_bucket.rate * 0.66]
-        if route.bucket is not None:
-            limits.append(route.bucket.rate * 0.8)
-        rate = min(limits)
-        runs = latency.compare(
-            route.function,
-            event,
-            latency.http_sender(probe.url(state), probe.method, probe.headers, probe.body),
-            count=min(count, int(rate * 10)),
-            rate=rate,
-        )
-        direct, gateway = latency.percentiles(runs.direct_ms), latency.percentiles(runs.gateway_ms)
-        handler = cold["functions"][name]["warm"]
-        overhead = latency.percentiles(runs.overhead_ms)
-        figures[name] = {
-            "handler": {"n": handler["n"], "p50": round(handler["p50"], 2), "p99": round(handler["p99"], 2)},
-            "direct": direct,
-            "gateway": gateway,
-            "ratioP50": round(gateway["p50"] / direct["p50"], 2),
-            "ratioP99": round(gateway["p99"] / direct["p99"], 2),
-            "overheadP50Ms": overhead["p50"],
-            "overheadP99Ms": overhead["p99"],
-            "pass": overhead["p50"] <= GATEWAY_OVERHEAD_TARGET_MS,
-        }
-        log(f"latency {name}: gateway p50 {gateway['p50']} ms, direct p50 {direct['p50']} ms")
-    return {"targetOverheadP50Ms": GATEWAY_OVERHEAD_TARGET_MS, "functions": figures}
 
 
 def throttling(cloud: Any, state: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -158,7 +120,7 @@ def failures(data: dict[str, Any]) -> list[str]:
     for name, row in data["latency"]["functions"].items():
         if not row["pass"]:
             missed.append(
-                f"gateway overhead of {name}: {row['overheadP50Ms']} ms > {GATEWAY_OVERHEAD_TARGET_MS} ms"
+                f"gateway overhead of {name}: {row['overheadP50Ms']} ms > {latency.TARGET_OVERHEAD_P50_MS} ms"
             )
     for job in data["throttling"]["jobs"]:
         if not job["pass"]:
@@ -212,7 +174,8 @@ def main() -> None:
             data["coldStart"] = coldstart.run(cloud, state, rounds=options.rounds)
             log(f"SnapStart (local emulation): {options.rounds} restores per function")
             data["coldStart"]["snapStart"] = coldstart.snapstart(cloud, state, rounds=options.rounds)
-            data["latency"] = gateway_latency(cloud, state, data["coldStart"], count=200)
+            log(f"warm latency: {latency.ROUNDS} rounds over the API functions")
+            data["latency"] = latency.run(cloud, state, handlers=data["coldStart"]["functions"], log=log)
             data["throttling"] = throttling(cloud, state, options.load_seconds)
             settings = ledger.LedgerSettings(
                 clicks=options.clicks, writer_failure_rate=options.writer_failure_rate

@@ -42,6 +42,7 @@ WORKERS = 64
 IDLE_SECONDS = 5.0
 # How much of a body its app left unread a kept connection reads; past it the connection closes.
 DRAIN_BYTES = 64 * 1024
+WRITE_BUFFER_BYTES = 64 * 1024
 # How long a stop waits for the requests in flight to end.
 STOP_SECONDS = 5.0
 
@@ -49,6 +50,10 @@ STOP_SECONDS = 5.0
 class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_SECONDS  # socketserver's per-connection socket timeout: stalled or idle
+    # A buffered writer: werkzeug writes a response's headers and its body apart and flushes after
+    # the body, so a response leaves in one send instead of two (http.server flushes after each
+    # request, and socketserver when the connection ends, error pages included).
+    wbufsize = WRITE_BUFFER_BYTES
     server: PooledServer
     _body: _Body | None = None  # while a request that may keep its connection is served
     _served = False
@@ -67,6 +72,11 @@ class _Handler(WSGIRequestHandler):
             return bool(self.rfile.peek(1))  # type: ignore[attr-defined]
         except (TimeoutError, ConnectionError):
             return False
+
+    def make_environ(self) -> Any:
+        # werkzeug writes "100 Continue" right before this; the client waits for it to send the body.
+        self.wfile.flush()
+        return super().make_environ()
 
     def run_wsgi(self) -> None:
         self._body = self._framed_body()
@@ -128,8 +138,8 @@ class PooledServer(BaseWSGIServer):
             return len(self._open) <= self.workers * 3 // 4
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        # werkzeug sends a response's headers and body in two writes: without this, on a kept
-        # connection the body waits for the client's delayed ACK of the headers (about 40 ms).
+        # A body larger than the write buffer still leaves apart from its headers: without this,
+        # on a kept connection it would wait for the client's delayed ACK of them (about 40 ms).
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._changed:
             self._open.add(request)

@@ -11,6 +11,9 @@
   execution environments after some minutes.
 - The function's timeout is enforced (the worker is killed, like a timed-out sandbox).
 - Reserved concurrency caps the workers; a synchronous call beyond it is throttled (429).
+- A synchronous caller may stop waiting (``patience``: API Gateway's integration timeout): it gets
+  ``GaveUp`` then, and the invocation runs on to its end, as a function does in Lambda. A warm
+  worker's answer is read in the caller's own thread, so the answer reaches it with no hand-off.
 - Asynchronous invocations are queued, retried as the function's event invoke config says,
   and sent to its on-failure destination when retries are exhausted.
 - Log lines go to the function's CloudWatch Logs group in moto.
@@ -37,6 +40,8 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as WaitedTooLong
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +60,14 @@ WORKER = Path(worker.__file__).resolve()
 
 class Throttled(Exception):
     """Reserved concurrency is exhausted (Lambda's TooManyRequestsException)."""
+
+
+class GaveUp(Exception):
+    """The caller stopped waiting for the answer (its patience ran out); the invocation runs on."""
+
+
+class _StillRunning(Exception):
+    """The caller's patience ran out before the function's timeout: the answer is still due."""
 
 
 class FunctionError(Exception):
@@ -189,11 +202,17 @@ class _Worker(_Connection):
         """Whether its credentials could expire during its next invocation (or soon after)."""
         return expiring(self.credentials, self.spec.timeout + CREDENTIALS_MARGIN_SECONDS)
 
-    def invoke(self, event: Any, request_id: str) -> Any:
+    def invoke(self, event: Any, request_id: str, give_up_at: float | None = None) -> Any:
+        """The function's answer; _StillRunning (with its deadline) if ``give_up_at`` comes first."""
         self._send([request_id, event, self.spec.timeout])
+        return self.answer(request_id, time.perf_counter() + self.spec.timeout, give_up_at)
+
+    def answer(self, request_id: str, deadline: float, give_up_at: float | None = None) -> Any:
         try:
-            kind, value = self._receive(time.perf_counter() + self.spec.timeout)
+            kind, value = self._receive(deadline if give_up_at is None else min(deadline, give_up_at))
         except TimeoutError:
+            if give_up_at is not None and give_up_at < deadline:
+                raise _StillRunning(deadline) from None
             self.stop()
             message = f"Task timed out after {self.spec.timeout:.2f} seconds"
             self.log(f"{datetime.now(UTC).isoformat()} {request_id} {message}")
@@ -441,31 +460,71 @@ class LocalFunction:
             warm.stop()
         return len(expired)
 
-    def invoke(self, event: Any, *, wait: bool = False) -> Any:
-        """A synchronous invocation (RequestResponse); raises Throttled or FunctionError."""
+    def invoke(self, event: Any, *, wait: bool = False, patience: float | None = None) -> Any:
+        """A synchronous invocation (RequestResponse); raises Throttled or FunctionError, or GaveUp
+        once the caller has waited ``patience`` seconds (the invocation then runs on)."""
         request_id = str(uuid.uuid4())
         try:
             current, cold = self._acquire(wait or self.spec.reserved_concurrency is None)
         except Throttled:
             self.on_invocation(Invocation(self.spec.source, request_id, 0.0, None, throttled=True))
             raise
+        if patience is not None and cold:
+            # A cold start may outlast the caller's patience: it runs aside from the start.
+            answer: Future[Any] = Future()
+
+            def cold_start() -> None:
+                try:
+                    answer.set_result(self._run(event, request_id, None))
+                except BaseException as error:  # noqa: BLE001 - handed to the caller as raised
+                    answer.set_exception(error)
+
+            _aside(f"cold-{self.spec.source}", cold_start)
+            try:
+                return answer.result(timeout=patience)
+            except WaitedTooLong:
+                raise GaveUp(request_id) from None
+        return self._run(event, request_id, current, patience)
+
+    def _run(
+        self, event: Any, request_id: str, current: _Worker | None, patience: float | None = None
+    ) -> Any:
+        """One invocation on ``current`` (None: a cold start), which is then released unless it is
+        still running when ``patience`` ends (it is then left to run on, aside)."""
         started = time.perf_counter()
         cold_ms = None
+        handed_on = False
         try:
-            if cold:
+            if current is None:
                 current = self._new_environment()
                 cold_ms = current.cold_start_ms
+            give_up_at = None if patience is None else started + patience
+            result = current.invoke(event, request_id, give_up_at)
+        except _StillRunning as running:
             assert current is not None
-            result = current.invoke(event, request_id)
+            handed_on = True
+            _aside(f"run-on-{self.spec.source}", self._run_on, current, request_id, started, running.args[0])
+            raise GaveUp(request_id) from None
         except FunctionError as error:
             self._record(request_id, started, cold_ms, error.payload)
             if current is not None and not current.alive():
                 current = None
             raise
         finally:
-            self._release(current)
+            if not handed_on:
+                self._release(current)
         self._record(request_id, started, cold_ms, None)
         return result
+
+    def _run_on(self, current: _Worker, request_id: str, started: float, deadline: float) -> None:
+        """The rest of an invocation its caller stopped waiting for: its answer is not used."""
+        error = None
+        try:
+            current.answer(request_id, deadline)
+        except FunctionError as failure:
+            error = failure.payload
+        self._release(current if current.alive() else None)
+        self._record(request_id, started, None, error)
 
     def _record(
         self, request_id: str, started: float, cold_ms: float | None, error: dict[str, Any] | None
@@ -524,6 +583,13 @@ class LocalFunction:
             if self.snapshot is not None:
                 self.snapshot.stop()
                 self.snapshot = None
+
+
+def _aside(name: str, task: Callable[..., None], *args: Any) -> None:
+    """``task`` on a daemon thread of its own: a cold start or an invocation its caller stopped
+    waiting for. At most the function's concurrency run at once (each holds a worker's slot), and
+    the local cloud's exit does not wait for one, as it never waited for a caller."""
+    threading.Thread(target=task, args=args, name=name, daemon=True).start()
 
 
 def retry_delay(attempt: int) -> float:

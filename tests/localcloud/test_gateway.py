@@ -10,6 +10,7 @@ import time
 from werkzeug.test import Client
 
 from localcloud import gateway
+from localcloud.runner import GaveUp
 
 
 class FakeFunction:
@@ -17,7 +18,7 @@ class FakeFunction:
         self.delay = delay
         self.events: list[dict] = []
 
-    def invoke(self, event, *, wait=False):
+    def invoke(self, event, *, wait=False, patience=None):
         self.events.append(event)
         time.sleep(self.delay)
         return {"statusCode": 200, "body": json.dumps({"route": event["routeKey"]}), "headers": {}}
@@ -88,13 +89,17 @@ def test_body_over_10_mb_is_refused_with_413():
 
 
 class StuckFunction:
-    """Answers only once the test lets it, so only the gateway's own timeout can end a request."""
+    """Answers only once the test lets it, so only the caller's patience can end a request (the
+    runner's own, tested in test_runner.py, raises GaveUp as this does)."""
 
     def __init__(self) -> None:
         self.release = threading.Event()
+        self.patience: float | None = None
 
-    def invoke(self, event, *, wait=False):
-        self.release.wait(timeout=30)
+    def invoke(self, event, *, wait=False, patience=None):
+        self.patience = patience
+        if not self.release.wait(timeout=patience):
+            raise GaveUp("stopped waiting")
         return {"statusCode": 200, "body": "{}", "headers": {}}
 
 
@@ -107,6 +112,7 @@ def test_slow_integration_gets_503_at_the_integration_timeout():
         stuck.release.set()
     assert response.status_code == 503
     assert response.json == {"message": "Service Unavailable"}
+    assert stuck.patience == 0.2  # the integration's timeout
 
 
 def test_binary_body_reaches_the_function_base64_encoded():
@@ -120,7 +126,7 @@ def test_binary_body_reaches_the_function_base64_encoded():
 
 
 class BrokenFunction:
-    def invoke(self, event, *, wait=False):
+    def invoke(self, event, *, wait=False, patience=None):
         raise BrokenPipeError("the worker's pipe is closed")
 
 

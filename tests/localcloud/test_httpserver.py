@@ -181,3 +181,29 @@ def test_stop_closes_every_connection_and_leaves_no_thread():
     loop.join(timeout=30)
     left = wait_for(lambda: not (set(threading.enumerate()) - before), timeout=10)
     assert left, f"threads left running: {sorted(t.name for t in set(threading.enumerate()) - before)}"
+
+
+def test_a_small_response_leaves_in_one_write_and_100_continue_before_the_body(serve, monkeypatch):
+    writes: list[bytes] = []
+    original = socket.SocketIO.write
+
+    def write(self: socket.SocketIO, data) -> int:
+        writes.append(bytes(data))
+        return original(self, data)
+
+    monkeypatch.setattr(socket.SocketIO, "write", write)
+    app = App()
+    app.release.set()
+    server = serve(app)
+    with socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as client:
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+        # Before the body is sent (http.server and werkzeug each answer it: two are sent, as before).
+        assert client.recv(1000).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        client.sendall(b"hi")
+        answer = b""
+        while not answer.endswith(b"ok"):
+            answer += client.recv(1000)
+
+    assert app.bodies == [b"hi"]
+    assert writes[-1].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert writes[-1].endswith(b"\r\n\r\nok")  # the status line, the headers and the body: one write

@@ -17,12 +17,22 @@ from waiting import wait_for
 from components import bytecode
 from localcloud import runner
 from localcloud.iam.principals import Credentials
-from localcloud.runner import FunctionError, FunctionSpec, LocalFunction
+from localcloud.runner import FunctionError, FunctionSpec, GaveUp, LocalFunction
 
 HANDLER = """
 def handler(event, context):
     print("hello from the handler")
     return {"stream": context.log_stream_name, "group": context.log_group_name}
+"""
+
+
+SLOW = """
+import time
+
+
+def handler(event, context):
+    time.sleep(event["seconds"])
+    return {"slept": event["seconds"]}
 """
 
 
@@ -112,6 +122,45 @@ def test_an_idle_worker_is_stopped_and_the_next_invocation_is_a_cold_start(tmp_p
         function.stop()
 
     assert [i.cold_start_ms is not None for i in invocations] == [True, False, True]
+
+
+def test_a_caller_out_of_patience_gets_gave_up_and_the_warm_invocation_runs_on_to_its_end(tmp_path):
+    (tmp_path / "probe.py").write_text(SLOW)
+    invocations: list[runner.Invocation] = []
+    function = LocalFunction(spec(tmp_path), lambda *line: None, lambda url, body: None)
+    function.on_invocation = invocations.append
+    try:
+        assert function.invoke({"seconds": 0}, patience=30) == {"slept": 0}  # cold: on a helper thread
+        assert function.invoke({"seconds": 0}, patience=30) == {"slept": 0}  # warm: in this thread
+        started = time.perf_counter()
+        with pytest.raises(GaveUp):
+            function.invoke({"seconds": 1.5}, patience=0.2)
+        assert time.perf_counter() - started < 1.0  # given up at its patience, not at the answer
+        assert function.busy == 1  # the worker is still running the invocation
+        assert wait_for(lambda: len(invocations) == 3, timeout=30), "the invocation given up on never ended"
+        assert function.busy == 0
+        assert invocations[2].error is None and invocations[2].duration_ms >= 1500
+        assert function.invoke({"seconds": 0}, patience=30) == {"slept": 0}
+    finally:
+        function.stop()
+
+    assert [i.cold_start_ms is not None for i in invocations] == [True, False, False, False]
+
+
+def test_a_cold_start_that_outlasts_the_callers_patience_gives_up_and_the_worker_stays_warm(tmp_path):
+    (tmp_path / "probe.py").write_text(SLOW)
+    invocations: list[runner.Invocation] = []
+    function = LocalFunction(spec(tmp_path), lambda *line: None, lambda url, body: None)
+    function.on_invocation = invocations.append
+    try:
+        with pytest.raises(GaveUp):
+            function.invoke({"seconds": 1.0}, patience=0.1)
+        assert wait_for(lambda: len(invocations) == 1, timeout=30), "the cold invocation never ended"
+        assert function.invoke({"seconds": 0}, patience=30) == {"slept": 0}
+    finally:
+        function.stop()
+
+    assert [i.cold_start_ms is not None for i in invocations] == [True, False]
 
 
 def test_the_runner_reaps_idle_workers_on_its_own(tmp_path):
