@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.config
 
 from localcloud.iam.deliveries import Deliveries
 from localcloud.iam.principals import UNENFORCED_CREDENTIALS, Credentials, expiring
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
     from localcloud.runner import LocalFunction
 
 _session = boto3.session.Session()
+# botocore gzips large PutMetricData bodies; moto checks the signature over the body it has
+# unzipped, so an IAM-enforcing moto refused them (InvalidSignatureException). The local services
+# stand in for AWS's own publishers: nothing is lost by sending them plain.
+# https://docs.aws.amazon.com/sdkref/latest/guide/feature-compression.html
+UNCOMPRESSED = botocore.config.Config(disable_request_compression=True)
 _session_lock = threading.Lock()
 # Who the local services call as: the local cloud's admin once it enforces IAM (sign_as).
 _signer: list[Credentials] = [UNENFORCED_CREDENTIALS]
@@ -40,6 +46,7 @@ def aws_client(service: str, region: str, endpoint: str, credentials: Credential
             service,
             region_name=region,
             endpoint_url=endpoint,
+            config=UNCOMPRESSED,
             **(credentials or _signer[0]).client_options(),
         )
 

@@ -367,3 +367,26 @@ def test_the_admin_reads_every_secure_string_by_path_through_the_key_policy_dele
         for p in page["Parameters"]
     }
     assert found["/app/slack/x"] == "v"
+
+
+def test_the_local_services_write_a_large_batch_of_metrics_to_an_enforcing_moto(
+    served: tuple[str, principals.Principals],
+) -> None:
+    """botocore gzips a PutMetricData body over 10 KB, and moto checked the signature over the
+    unzipped body: the local services' clients send it plain (graph.UNCOMPRESSED)."""
+
+    from localcloud.graph import aws_client
+
+    url, cloud = served
+    cloudwatch = aws_client("cloudwatch", REGION, url, cloud.admin)
+    data = [
+        {
+            "MetricName": f"Metric{n}",
+            "Dimensions": [{"Name": "FunctionName", "Value": "f" * 200}],
+            "Value": 1.0,
+        }
+        for n in range(100)
+    ]
+    cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=data)
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="AWS/Lambda")["Metrics"]}
+    assert {"Metric0", "Metric99"} <= names
