@@ -14,13 +14,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import cloud as bench_cloud
 from bench import coldstart, footprint, latency, ledger, load, memory, program, report
 
 HERE = Path(__file__).resolve().parent
@@ -163,27 +163,20 @@ def main() -> None:
     data["synth"] = program.synth_times()
     data["packages"] = program.package_sizes()
 
-    with tempfile.TemporaryDirectory(prefix="bench-localcloud-") as state_dir:
-        os.environ["LOCALCLOUD_STATE_DIR"] = state_dir
-        from localcloud import main as localcloud_main
-
-        log(f"starting a local cloud on ports {options.port}+")
-        cloud, state, extras = localcloud_main.start(options.port)
-        try:
-            log(f"cold starts: {options.rounds} rounds")
-            data["coldStart"] = coldstart.run(cloud, state, rounds=options.rounds)
-            log(f"SnapStart (local emulation): {options.rounds} restores per function")
-            data["coldStart"]["snapStart"] = coldstart.snapstart(cloud, state, rounds=options.rounds)
-            log(f"warm latency: {latency.ROUNDS} rounds over the API functions")
-            data["latency"] = latency.run(cloud, state, handlers=data["coldStart"]["functions"], log=log)
-            data["throttling"] = throttling(cloud, state, options.load_seconds)
-            settings = ledger.LedgerSettings(
-                clicks=options.clicks, writer_failure_rate=options.writer_failure_rate
-            )
-            outcome = ledger.run(state, settings, log=log)
-            data["ledger"] = {**outcome.to_json(), "holds": outcome.holds()}
-        finally:
-            localcloud_main.shutdown(cloud, extras)
+    log(f"starting a local cloud on ports {options.port}+")
+    with bench_cloud.temporary(options.port, "bench-localcloud") as (cloud, state):
+        log(f"cold starts: {options.rounds} rounds")
+        data["coldStart"] = coldstart.run(cloud, state, rounds=options.rounds)
+        log(f"SnapStart (local emulation): {options.rounds} restores per function")
+        data["coldStart"]["snapStart"] = coldstart.snapstart(cloud, state, rounds=options.rounds)
+        log(f"warm latency: {latency.ROUNDS} rounds over the API functions")
+        data["latency"] = latency.run(cloud, state, handlers=data["coldStart"]["functions"], log=log)
+        data["throttling"] = throttling(cloud, state, options.load_seconds)
+        settings = ledger.LedgerSettings(
+            clicks=options.clicks, writer_failure_rate=options.writer_failure_rate
+        )
+        outcome = ledger.run(state, settings, log=log)
+        data["ledger"] = {**outcome.to_json(), "holds": outcome.holds()}
 
     data["seconds"] = round(time.perf_counter() - started, 1)
     data["missed"] = failures(data)

@@ -41,6 +41,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench import cloud as bench_cloud
 from localcloud.settings import ACCOUNT
 from localcloud.slack import command_body, sign
 
@@ -714,21 +715,14 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25, help="how many imports --importtime lists")
     options = parser.parse_args()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as state_dir:
-        os.environ["LOCALCLOUD_STATE_DIR"] = state_dir
-        from localcloud import main as localcloud_main
-
-        print("Starting the local cloud...", flush=True)
-        cloud, state, extras = localcloud_main.start(options.port)
-        try:
-            if options.importtime:
-                for function in options.importtime:
-                    print(importtime(cloud, state, function, options.top), flush=True)
-                return
-            result = run(cloud, state, rounds=options.rounds, warm_calls=options.warm_calls)
-            result["snapStart"] = snapstart(cloud, state, rounds=options.rounds)
-        finally:
-            localcloud_main.shutdown(cloud, extras)
+    print("Starting the local cloud...", flush=True)
+    with bench_cloud.temporary(options.port, "bench-coldstart") as (cloud, state):
+        if options.importtime:
+            for function in options.importtime:
+                print(importtime(cloud, state, function, options.top), flush=True)
+            return
+        result = run(cloud, state, rounds=options.rounds, warm_calls=options.warm_calls)
+        result["snapStart"] = snapstart(cloud, state, rounds=options.rounds)
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(table(result))
     print(snapstart_table(result["snapStart"], result["baseline"]["ms"]))

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 import urllib.error
@@ -32,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench import cloud as bench_cloud
 from bench.coldstart import REGION, Probe, Sample, calm_chaos, check, probes
 
 if TYPE_CHECKING:
@@ -477,16 +477,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=PORT_BASE)
     options = parser.parse_args()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="iam-check-") as state_dir:
-        os.environ["LOCALCLOUD_STATE_DIR"] = state_dir
-        from localcloud import main as localcloud_main
-
-        print("Starting the local cloud...", flush=True)
-        cloud, state, extras = localcloud_main.start(options.port)
-        try:
-            result = run(cloud, state)
-        finally:
-            localcloud_main.shutdown(cloud, extras)
+    print("Starting the local cloud...", flush=True)
+    with bench_cloud.temporary(options.port, "iam-check") as (cloud, state):
+        result = run(cloud, state)
     text = report(result, time.perf_counter() - started)
     REPORT.write_text(text)
     print(text)

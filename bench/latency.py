@@ -25,7 +25,6 @@ import http.client
 import json
 import os
 import statistics
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -179,6 +178,7 @@ def route_figures(comparisons: list[Comparison]) -> dict[str, Any]:
 
 def main() -> None:
     """This part of ``make bench`` alone, on a local cloud of its own: the figures as JSON."""
+    from bench import cloud as bench_cloud
     from bench import coldstart
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -187,16 +187,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=REQUESTS, help="per route, over every round")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-latency-") as state_dir:
-        os.environ["LOCALCLOUD_STATE_DIR"] = state_dir
-        from localcloud import main as localcloud_main
-
-        cloud, state, extras = localcloud_main.start(options.port)
-        try:
-            coldstart.calm_chaos(cloud)
-            result = run(cloud, state, count=options.requests, rounds=options.rounds)
-        finally:
-            localcloud_main.shutdown(cloud, extras)
+    with bench_cloud.temporary(options.port, "bench-latency") as (cloud, state):
+        coldstart.calm_chaos(cloud)
+        result = run(cloud, state, count=options.requests, rounds=options.rounds)
     text = json.dumps(result, indent=2) + "\n"
     if options.out:
         options.out.write_text(text)
