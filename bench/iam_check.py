@@ -87,7 +87,7 @@ class Denials(logging.Handler):
     def note(self, text: str) -> None:
         if any(word in text for word in DENIED):
             with self.guard:
-                self.seen.append(text[-600:])
+                self.seen.append(text[:20_000])  # a log line with its traceback; _last_line shortens it
 
     def take(self) -> list[str]:
         with self.guard:
