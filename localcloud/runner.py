@@ -399,6 +399,7 @@ class LocalFunction:
         # Told of every invocation and throttle (the local cloud's AWS/Lambda metrics).
         self.on_invocation: Callable[[Invocation], None] = lambda invocation: None
         self.snapshot: _Snapshot | None = None
+        self.snapshot_used = 0.0  # time.monotonic() when an environment was last restored from it
         self.snapshot_lock = threading.Lock()
         self.stopped = False  # no snapshot is taken once the function is stopped
 
@@ -410,12 +411,13 @@ class LocalFunction:
                 self._snapshot()
 
     def _snapshot(self) -> _Snapshot:
-        """The version's snapshot, taken once (again only if its process died)."""
+        """The version's snapshot, taken once (again if its process died or was reaped)."""
         with self.snapshot_lock:
             if self.stopped:
                 raise _exited()
             if self.snapshot is None or not self.snapshot.alive():
                 self.snapshot = _Snapshot(self.spec, self._log(log_stream_name(self.spec.version)))
+            self.snapshot_used = time.monotonic()
             return self.snapshot
 
     def _new_environment(self) -> _Worker:
@@ -459,6 +461,20 @@ class LocalFunction:
         for warm in expired:
             warm.stop()
         return len(expired)
+
+    def reap_snapshot(self, idle_for: float, now: float | None = None) -> bool:
+        """Stop a SnapStart version's snapshot process once no environment is left and none was
+        restored from it for `idle_for` seconds: the local cloud keeps no idle memory for it
+        (Lambda keeps the snapshot cached; here the next environment pays the init again)."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            unused = not self.idle and self.busy == 0
+        with self.snapshot_lock:
+            if self.snapshot is None or not unused or now - self.snapshot_used < idle_for:
+                return False
+            self.snapshot.stop()
+            self.snapshot = None
+        return True
 
     def invoke(self, event: Any, *, wait: bool = False, patience: float | None = None) -> Any:
         """A synchronous invocation (RequestResponse); raises Throttled or FunctionError, or GaveUp
@@ -645,26 +661,25 @@ class Runner:
     idle_for: float = field(default_factory=worker_idle_seconds)
     stopped: threading.Event = field(default_factory=threading.Event)
     reaper: threading.Thread | None = None
-    snapshotted: threading.Event = field(default_factory=threading.Event)  # every snapshot taken
 
     def start(self) -> None:
         self.reaper = threading.Thread(target=self._reap, name="lambda-reaper", daemon=True)
         self.reaper.start()
-        # SnapStart versions are snapshotted when published, one at a time (a cold start waits
-        # for its own if it comes first).
-        threading.Thread(target=self._snapshot_all, name="lambda-snapshots", daemon=True).start()
 
-    def _snapshot_all(self) -> None:
+    def prepare(self) -> None:
+        """Every SnapStart version's snapshot, taken now, one at a time (as Lambda takes them when
+        the versions are published). The local cloud does not call it: a version is snapshotted
+        at its first invocation, so start and idle memory stay small."""
         for function in list(self.functions.values()):
             if self.stopped.is_set():
                 return
             function.prepare()
-        self.snapshotted.set()
 
     def _reap(self) -> None:
         while not self.stopped.wait(min(1.0, self.idle_for / 4)):
             for function in list(self.functions.values()):
                 function.reap(self.idle_for)
+                function.reap_snapshot(self.idle_for)
 
     def add(self, function: LocalFunction) -> None:
         self.functions[function.spec.arn] = function

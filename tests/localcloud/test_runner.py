@@ -383,3 +383,20 @@ def test_layers_merge_into_one_opt_as_lambda_merges_them_in_order(tmp_path):
     assert (
         runner.merge_layers([second, first], tmp_path / "code") / "python" / "shared.py"
     ).read_text() == "first"
+
+
+def test_an_unused_snapshot_is_stopped_after_the_idle_time_and_taken_again_when_needed(tmp_path):
+    function = _snapstarted(tmp_path)
+    try:
+        function.invoke({})
+        [warm] = function.idle
+        later = warm.idle_since + 601
+        # An environment is left: the snapshot stays.
+        assert not function.reap_snapshot(idle_for=600, now=later)
+        assert function.reap(idle_for=600, now=later) == 1
+        assert function.reap_snapshot(idle_for=600, now=later)
+        assert function.snapshot is None
+        function.invoke({})  # a new snapshot: its init runs again
+    finally:
+        function.stop()
+    assert (tmp_path / "inits.txt").read_text() == "init\ninit\n"
