@@ -172,15 +172,16 @@ def _login(state: dict[str, Any], region: str, body: bytes) -> str:
         method="POST",
         headers={"content-type": "application/json"},
     )
-    # POST /login is throttled (5/s, burst 10) and every round logs in: a 429 is waited out, as
-    # a client backs off, within a deadline.
-    deadline = time.monotonic() + 30
+    # POST /login is throttled (5/s, burst 10) and every round logs in, and on a busy machine the
+    # function's first cold start can outlast the integration timeout: a 429 or 503 is waited
+    # out, as a client backs off, within a deadline.
+    deadline = time.monotonic() + 60
     while True:
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
                 return str(json.loads(response.read())["idToken"])
         except urllib.error.HTTPError as error:
-            if error.code != 429 or time.monotonic() > deadline:
+            if error.code not in (429, 503) or time.monotonic() > deadline:
                 raise
         time.sleep(0.5)
 

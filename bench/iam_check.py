@@ -245,7 +245,7 @@ def flows(cloud: LocalCloud, state: dict[str, Any], denials: Denials) -> dict[st
 
     region = cloud.regions[REGION]
     fns = region.functions
-    initial = _first_probes(cloud, state)
+    initial = probes(cloud, state)
 
     def fresh(name: str) -> Callable[[], dict[str, Any]]:
         return lambda: probes(cloud, state)[name].invocation(region)
@@ -282,19 +282,6 @@ def flows(cloud: LocalCloud, state: dict[str, Any], denials: Denials) -> dict[st
         )
     )
     return found
-
-
-def _first_probes(cloud: LocalCloud, state: dict[str, Any]) -> dict[str, Probe]:
-    """The probes, once the login function answers: on a busy machine its first cold start can
-    outlast the integration timeout (a 503)."""
-    deadline = time.monotonic() + 3 * FLOW_TIMEOUT
-    while True:
-        try:
-            return probes(cloud, state)
-        except urllib.error.HTTPError as error:
-            if error.code != 503 or time.monotonic() > deadline:
-                raise
-            time.sleep(1)
 
 
 @contextmanager

@@ -45,7 +45,6 @@ Resource policies on the local data plane's deliveries are evaluated where it de
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from collections.abc import Callable
 from typing import Any
@@ -54,7 +53,7 @@ from urllib.parse import urlparse
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError
-from moto.iam.access_control import IAMPolicyStatement, IAMRequest
+from moto.iam.access_control import IAMRequest
 from moto.iam.utils import format_incoming_conditional_values
 from moto.kms.models import kms_backends
 from moto.s3.exceptions import MissingKey
@@ -155,54 +154,34 @@ RESOLVERS: dict[str, Callable[[str, dict[str, Any], str, str], Needs | None]] = 
 }
 
 
-def needs(service: str, action: str, body: bytes, region: str, account: str) -> Needs | None:
-    """What a JSON request of `service` is authorized against; None: moto's own (action, resource)."""
-    resolver = RESOLVERS.get(service)
-    if resolver is None:
-        return None
+def json_body(raw: bytes) -> dict[str, Any] | None:
+    """A JSON request's members; None for a body that is not a JSON object (moto's validation
+    answers it)."""
     try:
-        parsed = json.loads(body or b"{}")
+        parsed = json.loads(raw or b"{}")
     except ValueError:
         return None
-    return resolver(action, parsed if isinstance(parsed, dict) else {}, region, account)
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def needs(service: str, action: str, body: dict[str, Any] | None, region: str, account: str) -> Needs | None:
+    """What a JSON request of `service` is authorized against; None: moto's own (action, resource)."""
+    resolver = RESOLVERS.get(service)
+    if resolver is None or body is None:
+        return None
+    return resolver(action, body, region, account)
 
 
 def trusts(document: str, caller: str, service: str | None, account: str, values: dict[str, Any]) -> bool:
     """Whether a role's trust policy lets `caller` (an IAM principal's ARN, or the principal of
-    `service`) call sts:AssumeRole: an Allow matches and no Deny does."""
-    statements = json.loads(document).get("Statement", [])
-    allowed = False
-    for statement in statements if isinstance(statements, list) else [statements]:
-        actions = statement.get("Action", [])
-        if not any(_wild(pattern, "sts:AssumeRole") for pattern in _listed(actions)):
-            continue
-        if not _principal_matches(statement.get("Principal"), caller, service, account):
-            continue
-        if not IAMPolicyStatement(statement)._check_conditions(values):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        allowed = True
-    return allowed
-
-
-def _principal_matches(principal: Any, caller: str, service: str | None, account: str) -> bool:
-    if principal == "*":
-        return True
-    if not isinstance(principal, dict):
-        return False
-    if service is not None:
-        return service in _listed(principal.get("Service", []))
-    identities = _listed(principal.get("AWS", []))
-    return any(name in ("*", caller, account, f"arn:aws:iam::{account}:root") for name in identities)
-
-
-def _listed(value: Any) -> list[str]:
-    return value if isinstance(value, list) else [value]
-
-
-def _wild(pattern: str, value: str) -> bool:
-    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+    `service`) call sts:AssumeRole: an Allow matches and no Deny does (localcloud.iam.policy)."""
+    who = (
+        policy.Caller(account=account, service=service)
+        if service
+        else policy.Caller(account=account, arn=caller)
+    )
+    asked = policy.Request("sts:AssumeRole", "*", who, values)
+    return policy.evaluate([document], asked, resource_policy=True) is policy.Decision.ALLOW
 
 
 class Request(IAMRequest):
@@ -273,26 +252,23 @@ def _authorize(self: Any, resource: str = "*") -> None:
     )
     request.check_signature()
     service, action = request._action.split(":", 1)
-    required = None
+    required = body = None
     if "X-Amz-Target" in self.headers:
-        required = needs(service, action, self.raw_body, request._region, self.current_account)
+        body = json_body(self.raw_body)  # parsed once, for the resources and the keys it names
+        required = needs(service, action, body, request._region, self.current_account)
     for needed_action, arn in [(request._action, resource)] if required is None else required:
         request.check(needed_action, arn)
-    if service == "ssm":
-        for key_arn in _decrypted_keys(action, self.raw_body, request._region, self.current_account):
+    if service == "ssm" and body is not None:
+        for key_arn in _decrypted_keys(action, body, request._region, self.current_account):
             _check_decrypt(request, key_arn, f"ssm.{request._region}.amazonaws.com")
 
 
 AWS_MANAGED_SSM_KEY = "alias/aws/ssm"
 
 
-def _decrypted_keys(action: str, raw_body: bytes, region: str, account: str) -> list[str]:
+def _decrypted_keys(action: str, body: dict[str, Any], region: str, account: str) -> list[str]:
     """The ARNs of the customer managed keys a read with decryption decrypts under."""
-    try:
-        body = json.loads(raw_body or b"{}")
-    except ValueError:
-        return []
-    if not isinstance(body, dict) or body.get("WithDecryption") is not True:
+    if body.get("WithDecryption") is not True:
         return []
     backend = ssm_backends[account][region]
     if action == "GetParameter" and isinstance(body.get("Name"), str):

@@ -390,3 +390,20 @@ def test_the_local_services_write_a_large_batch_of_metrics_to_an_enforcing_moto(
     cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=data)
     names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="AWS/Lambda")["Metrics"]}
     assert {"Metric0", "Metric99"} <= names
+
+
+def test_a_trust_policy_with_an_external_id_trusts_its_service_only_with_that_id() -> None:
+    document = _policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "firehose.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": ACCOUNT}},
+        }
+    )
+    assert authorization.trusts(document, "", "firehose.amazonaws.com", ACCOUNT, {"sts:ExternalId": ACCOUNT})
+    assert not authorization.trusts(document, "", "firehose.amazonaws.com", ACCOUNT, {"sts:ExternalId": "x"})
+    assert not authorization.trusts(document, "", "firehose.amazonaws.com", ACCOUNT, {})
+    assert not authorization.trusts(
+        document, "", "lambda.amazonaws.com", ACCOUNT, {"sts:ExternalId": ACCOUNT}
+    )

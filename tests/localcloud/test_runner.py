@@ -132,13 +132,13 @@ def test_a_caller_out_of_patience_gets_gave_up_and_the_warm_invocation_runs_on_t
     try:
         assert function.invoke({"seconds": 0}, patience=30) == {"slept": 0}  # cold: on a helper thread
         assert function.invoke({"seconds": 0}, patience=30) == {"slept": 0}  # warm: in this thread
-        started = time.perf_counter()
         with pytest.raises(GaveUp):
             function.invoke({"seconds": 1.5}, patience=0.2)
-        assert time.perf_counter() - started < 1.0  # given up at its patience, not at the answer
-        assert function.busy == 1  # the worker is still running the invocation
-        assert wait_for(lambda: len(invocations) == 3, timeout=30), "the invocation given up on never ended"
-        assert function.busy == 0
+        # Given up at its patience, not at the answer: the invocation is not over, its worker busy.
+        assert len(invocations) == 2
+        assert function.busy == 1
+        ended = wait_for(lambda: len(invocations) == 3 and function.busy == 0, timeout=30)
+        assert ended, "the invocation given up on never ended, or its worker was never released"
         assert invocations[2].error is None and invocations[2].duration_ms >= 1500
         assert function.invoke({"seconds": 0}, patience=30) == {"slept": 0}
     finally:
