@@ -15,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from clicks.logic import Clicks, InjectedFailure, event_id_from
-from shared import aws, chaos, images
+from shared import aws, chaos, coldstart, images
 from shared.http import (
     count_handled_error,
     create_resolver,
@@ -64,6 +64,7 @@ def injected_failure(error: InjectedFailure) -> Response:
     )
 
 
+@coldstart.collect_after_first_call
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:

@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from dead_letters.logic import DeadLetterHandler
+from shared import coldstart
 from shared.batch import process_sqs_batch
 
 # No tracing SDK: with active tracing Lambda records each invocation's segments without one
@@ -22,6 +23,7 @@ from shared.batch import process_sqs_batch
 logger, metrics = Logger(), Metrics()
 
 
+@coldstart.collect_after_first_call
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict[str, Any]:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from shared import aws, blockkit, model, slack
 from shared.text import noun
 
@@ -83,21 +82,27 @@ class DeadLetter:
         return item
 
 
-def parse(record: SQSRecord) -> DeadLetter:
+# An SQS record as Lambda delivers it (``messageId``, ``body``, ``attributes``, ``messageAttributes``,
+# ``eventSourceARN``: https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html), read as a
+# mapping: Powertools' SQSRecord reads the same keys, but importing it loads every event data class.
+Record = Mapping[str, Any]
+
+
+def parse(record: Record) -> DeadLetter:
     """What the record says about the dead event, or MalformedDeadLetter."""
     try:
-        body = json.loads(record.body)
+        body = json.loads(record["body"])
     except (TypeError, ValueError, RecursionError) as error:
         raise MalformedDeadLetter("message body is not JSON") from error
     if not isinstance(body, dict):
         raise MalformedDeadLetter("message body is not a JSON object")
     try:
-        sent_at = datetime.fromtimestamp(int(record.attributes.sent_timestamp) / 1000, UTC)
-        receive_count = int(record.attributes.approximate_receive_count)
+        sent_at = datetime.fromtimestamp(int(record["attributes"]["SentTimestamp"]) / 1000, UTC)
+        receive_count = int(record["attributes"]["ApproximateReceiveCount"])
     except (KeyError, TypeError, ValueError, OverflowError, OSError) as error:  # the last two: out of range
         raise MalformedDeadLetter("message lacks SentTimestamp or ApproximateReceiveCount") from error
 
-    attributes = record.message_attributes
+    attributes = record["messageAttributes"]
     if isinstance(body.get("requestContext"), dict) and "requestPayload" in body:
         kind, original = LAMBDA_ASYNC, body.get("requestPayload")
         reason, origin = _lambda_failure(body)
@@ -106,10 +111,10 @@ def parse(record: SQSRecord) -> DeadLetter:
         reason, origin = _eventbridge_failure(record)
     else:
         kind, original = UNKNOWN, body
-        reason, origin = "unrecognised dead letter", record.event_source_arn
+        reason, origin = "unrecognised dead letter", record["eventSourceARN"]
     event_id, detail_type = _event_identity(original)
     return DeadLetter(
-        message_id=record.message_id,
+        message_id=record["messageId"],
         sent_at=sent_at,
         receive_count=receive_count,
         kind=kind,
@@ -117,7 +122,7 @@ def parse(record: SQSRecord) -> DeadLetter:
         origin=origin,
         event_id=event_id,
         detail_type=detail_type,
-        body=record.body,
+        body=record["body"],
     )
 
 
@@ -133,10 +138,10 @@ def _lambda_failure(body: dict[str, Any]) -> tuple[str, str]:
     return reason, str(context.get("functionArn") or "unknown function")
 
 
-def _eventbridge_failure(record: SQSRecord) -> tuple[str, str]:
+def _eventbridge_failure(record: Record) -> tuple[str, str]:
     def attribute(name: str) -> str:
-        value = record.message_attributes[name]
-        return (value.string_value or "") if value else ""
+        value = record["messageAttributes"].get(name)
+        return (value["stringValue"] or "") if value else ""
 
     reason = ": ".join(part for part in (attribute("ERROR_CODE"), attribute("ERROR_MESSAGE")) if part)
     condition, attempts = attribute("EXHAUSTED_RETRY_CONDITION"), attribute("RETRY_ATTEMPTS")
@@ -211,18 +216,18 @@ class DeadLetterHandler:
             metrics=metrics,
         )
 
-    def __call__(self, record: SQSRecord) -> str:
+    def __call__(self, record: Record) -> str:
         try:
             return self._handle(record)
         except Exception:
             # shared.batch reports the record as a batch item failure and SQS delivers it again;
             # the traceback is logged here.
             logger.exception(
-                "dead event not handled; it will be delivered again", extra={"messageId": record.message_id}
+                "dead event not handled; it will be delivered again", extra={"messageId": record["messageId"]}
             )
             raise
 
-    def _handle(self, record: SQSRecord) -> str:
+    def _handle(self, record: Record) -> str:
         letter = parse(record)
         item = letter.item()
         previous = self.record(item)

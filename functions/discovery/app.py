@@ -12,7 +12,7 @@ import os
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from shared import aws, registry
+from shared import aws, coldstart, registry
 from shared.http import create_resolver, json_response
 from shared.router import Response
 
@@ -42,6 +42,7 @@ def config() -> Response:
     )
 
 
+@coldstart.collect_after_first_call
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -9,7 +9,7 @@ Environment: CHAOS_PARAMETER_PREFIX (see ``shared.chaos``), AWS_REGION.
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from shared import aws, chaos
+from shared import aws, chaos, coldstart
 from shared.http import create_resolver, json_response
 
 logger = Logger()
@@ -24,6 +24,7 @@ def health():
     return json_response(200, {"region": region, "status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
+@coldstart.collect_after_first_call
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -11,7 +11,7 @@ AWS_REGION, POWERTOOLS_SERVICE_NAME.
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from shared import aws, images
+from shared import aws, coldstart, images
 from shared.http import create_resolver, json_response, jwt_claims, username_from
 from shared.router import Response
 
@@ -35,6 +35,7 @@ def hello() -> Response:
     )
 
 
+@coldstart.collect_after_first_call
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from login.logic import Login
+from shared import coldstart
 from shared.http import create_resolver, json_object_body, json_response, require_string
 from shared.router import Response
 
@@ -33,6 +34,7 @@ def login() -> Response:
     return json_response(200, tokens.to_json(), headers={"Cache-Control": "no-store"})
 
 
+@coldstart.collect_after_first_call
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:

@@ -8,9 +8,9 @@ POWERTOOLS_METRICS_NAMESPACE.
 """
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from notifier.logic import Notifier
+from shared import coldstart
 
 # No tracing SDK: with active tracing Lambda records each invocation's segments without one
 # (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html), and importing the X-Ray SDK
@@ -20,8 +20,8 @@ from notifier.logic import Notifier
 logger, metrics = Logger(), Metrics()
 
 
+@coldstart.collect_after_first_call
 @logger.inject_lambda_context
 @metrics.log_metrics
-@event_source(data_class=SNSEvent)
-def handler(event: SNSEvent, context: LambdaContext) -> dict:
+def handler(event: dict, context: LambdaContext) -> dict:
     return Notifier(metrics).handle(event)

@@ -11,7 +11,7 @@ Environment:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sns_event import SNSEvent, SNSMessage
 from shared import aws, blockkit, slack
 
 logger = Logger(child=True)
@@ -41,15 +40,15 @@ COMPARISONS = {
 MAX_TEXT_CHARS = 2500  # Slack's section limit is 3000, after escaping
 
 
-def message_for(sns: SNSMessage) -> slack.Message:
-    """The Slack message for one SNS notification."""
+def message_for(sns: Mapping[str, Any]) -> slack.Message:
+    """The Slack message for one SNS notification (a record's ``Sns``)."""
     try:
-        alarm = json.loads(sns.message)
+        alarm = json.loads(sns["Message"])
     except (TypeError, ValueError):
         alarm = None
     if isinstance(alarm, dict) and isinstance(alarm.get("AlarmName"), str) and alarm.get("NewStateValue"):
         return alarm_message(alarm)
-    return plain_message(sns.get("Subject"), sns.message)
+    return plain_message(sns.get("Subject"), sns["Message"])
 
 
 def alarm_message(alarm: dict[str, Any]) -> slack.Message:
@@ -137,19 +136,21 @@ class Notifier:
     metrics: Metrics
     post: Callable[[str, list[dict[str, Any]]], None] = slack.post
 
-    def handle(self, event: SNSEvent) -> dict[str, Any]:
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Posts each record's notification (the SNS event Lambda delivers:
+        https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html)."""
         posted = 0
-        for record in event.records:
-            sns = record.sns
+        for record in event["Records"]:
+            sns = record["Sns"]
             text, blocks = message_for(sns)
             try:
                 self.post(text, blocks)
             except slack.SlackDeliveryError:
                 logger.exception(
-                    "Slack did not accept the notification", extra={"snsMessageId": sns.message_id}
+                    "Slack did not accept the notification", extra={"snsMessageId": sns["MessageId"]}
                 )
                 raise
             self.metrics.add_metric(name="AlarmNotifications", unit=MetricUnit.Count, value=1)
-            logger.info("notification posted to Slack", extra={"snsMessageId": sns.message_id})
+            logger.info("notification posted to Slack", extra={"snsMessageId": sns["MessageId"]})
             posted += 1
         return {"posted": posted}

@@ -9,9 +9,9 @@ Environment: TABLE_NAME, SLACK_WEBHOOK_PARAMETER, SECURITY_WINDOW_MINUTES (see
 """
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from security.logic import SecurityResponder
+from shared import coldstart
 
 # No tracing SDK: with active tracing Lambda records each invocation's segments without one
 # (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html), and importing the X-Ray SDK
@@ -21,8 +21,8 @@ from security.logic import SecurityResponder
 logger, metrics = Logger(), Metrics()
 
 
+@coldstart.collect_after_first_call
 @logger.inject_lambda_context
 @metrics.log_metrics
-@event_source(data_class=CloudWatchAlarmEvent)
-def handler(event: CloudWatchAlarmEvent, context: LambdaContext) -> dict:
+def handler(event: dict, context: LambdaContext) -> dict:
     return SecurityResponder.from_environment(metrics).handle(event)

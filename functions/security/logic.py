@@ -16,14 +16,13 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent
 from shared import aws, blockkit, model, slack
 from shared.text import counted, noun
 
@@ -65,17 +64,20 @@ class Offenders:
     source_ips: list[tuple[str, int]]
 
 
-def parse_alarm(event: CloudWatchAlarmEvent) -> AlarmChange:
+def parse_alarm(event: Mapping[str, Any]) -> AlarmChange:
+    """The alarm action's event (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/
+    AlarmThatSendsEmail.html#alarms-and-actions-Lambda), read as Powertools' CloudWatchAlarmEvent
+    reads it; importing that loads every event data class."""
     try:
-        data = event.alarm_data
-        state = data.state
+        data = event["alarmData"]
+        state = data["state"]
         change = AlarmChange(
-            name=data.alarm_name,
-            state=state.value,
+            name=data["alarmName"],
+            state=state["value"],
             reason=state.get("reason") or "",
-            at=_utc(state.timestamp),
-            region=event.region,
-            period_seconds=_period(data.configuration.metrics),
+            at=_utc(state["timestamp"]),
+            region=event["region"],
+            period_seconds=_period(data["configuration"].get("metrics") or []),
         )
     except KeyError as error:
         raise MalformedAlarmEvent(f"not a CloudWatch alarm event: missing {error}") from error
@@ -101,7 +103,7 @@ def _period(metrics: list[Any]) -> int | None:
     """The period of the first metric the alarm evaluates, in seconds."""
     for metric in metrics:
         if metric.get("metricStat"):
-            period = metric.metric_stat.period
+            period = metric["metricStat"].get("period")
             if isinstance(period, int) and not isinstance(period, bool) and period > 0:
                 return period
     return None
@@ -247,7 +249,7 @@ class SecurityResponder:
             metrics=metrics,
         )
 
-    def handle(self, event: CloudWatchAlarmEvent) -> dict[str, Any]:
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:
             change = parse_alarm(event)
         except MalformedAlarmEvent as error:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from shared import coldstart
 from shared.http import ApiError, create_resolver, json_response
 from shared.router import Response
 from slack_commands import verify
@@ -63,6 +64,7 @@ def slack_event() -> Response:
     return json_response(200, {})
 
 
+@coldstart.collect_after_first_call
 # log_event=False whatever the environment says: the event carries the Slack signature.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 def handler(event: dict, context: LambdaContext) -> dict:

@@ -15,7 +15,7 @@ Environment: STATIC_BUCKET (``web.logic``), REGISTRY_PATH and PRIMARY_REGION
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from shared import registry
+from shared import coldstart, registry
 from shared.http import create_resolver, error_response
 from shared.parameters import ParameterError
 from shared.router import NextMiddleware, Response, Router
@@ -102,6 +102,7 @@ def serve(key: str) -> Response:
     )
 
 
+@coldstart.collect_after_first_call
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -8,8 +8,8 @@ POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
 """
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from shared import coldstart
 from writer.logic import Writer
 
 # No tracing SDK: with active tracing Lambda records each invocation's segments without one
@@ -20,8 +20,8 @@ from writer.logic import Writer
 logger, metrics = Logger(), Metrics()
 
 
+@coldstart.collect_after_first_call
 @logger.inject_lambda_context
 @metrics.log_metrics
-@event_source(data_class=EventBridgeEvent)
-def handler(event: EventBridgeEvent, context: LambdaContext) -> dict:
+def handler(event: dict, context: LambdaContext) -> dict:
     return Writer.from_environment(metrics).handle(event)

@@ -17,14 +17,13 @@ from __future__ import annotations
 import os
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from shared import aws, chaos, model
 
 logger = Logger(child=True)
@@ -51,7 +50,7 @@ class PageView:
     at: str  # ISO-8601 with a time zone, as the click function sent it
 
 
-def parse_page_view(event: EventBridgeEvent) -> PageView:
+def parse_page_view(event: Mapping[str, Any]) -> PageView:
     """The event's detail as a PageView, or InvalidPageView naming the first field that is wrong.
 
     Messages name fields and rules, never values: the detail is untrusted input.
@@ -124,7 +123,7 @@ class Writer:
             metrics=metrics,
         )
 
-    def handle(self, event: EventBridgeEvent) -> dict[str, Any]:
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:
             view = parse_page_view(event)
         except InvalidPageView as error:

@@ -4,7 +4,7 @@ the same events and record handlers give the same response, or the same exceptio
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -17,17 +17,19 @@ RECORDS = load_event("sqs_dead_letters.json")["Records"]
 THREE = [*RECORDS, {**copy.deepcopy(RECORDS[0]), "messageId": "7d1a4c7e-2f55-4f0e-9a3b-5b0f0c9e6a10"}]
 
 
-def fails_on(*message_ids: str) -> Callable[[SQSRecord], str]:
-    def handle(record: SQSRecord) -> str:
-        assert isinstance(record, SQSRecord)
-        if record.message_id in message_ids:
-            raise RuntimeError(f"cannot handle {record.message_id}")
-        return record.body
+def fails_on(*message_ids: str) -> Callable[[Mapping[str, Any]], str]:
+    """A record handler for both: ours hands the record's mapping, Powertools an SQSRecord over it."""
+
+    def handle(record: Mapping[str, Any]) -> str:
+        assert isinstance(record, dict | SQSRecord)
+        if record["messageId"] in message_ids:
+            raise RuntimeError(f"cannot handle {record['messageId']}")
+        return record["body"]
 
     return handle
 
 
-def both(event: Any, handler: Callable[[SQSRecord], Any]) -> tuple[Any, Any]:
+def both(event: Any, handler: Callable[[Mapping[str, Any]], Any]) -> tuple[Any, Any]:
     """(ours, Powertools'): each the response, or the exception's type and message."""
 
     def answer(process: Callable[[], Any]) -> Any:
