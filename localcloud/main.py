@@ -153,7 +153,8 @@ class Deployer:
 
 
 def start_moto(port: int) -> subprocess.Popen[bytes]:
-    """moto in its own process: the data plane's threads and moto's then don't share a GIL."""
+    """moto in its own process: the data plane's threads and moto's then don't share a GIL.
+    Returns at once; ``wait_for_moto`` waits for it to listen."""
     with socket.socket() as probe:
         # As the server will: connections closing (TIME_WAIT) don't hold the port, a listener does.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -164,17 +165,20 @@ def start_moto(port: int) -> subprocess.Popen[bytes]:
                 f"port {port} (moto) is in use: is another local cloud running? "
                 "Stop it or choose other ports with --port / LOCALCLOUD_PORT."
             ) from None
-    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+    return subprocess.Popen(  # noqa: S603 - fixed arguments
         [sys.executable, "-m", "localcloud.motoserver", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def wait_for_moto(process: subprocess.Popen[bytes], port: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process
+                return
         except OSError:
             if process.poll() is not None:
                 raise SystemExit(f"moto could not start on port {port} (is the port in use?)") from None
@@ -190,19 +194,18 @@ def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     moto = start_moto(ports.moto)
     local = LocalSecrets.generate(ports.slack)
     moto_url = f"http://127.0.0.1:{ports.moto}"
-    try:
-        principals = enforce(moto_url)
-    except BaseException:
-        moto.terminate()
-        raise
     principals_file = STATE_DIR / "principals.json"
-    principals.save(principals_file)
-    # Every deployer starts now; each deploys once the stacks before it are (primary first).
+    # Every deployer starts now, while moto starts: their imports (about a second) overlap its
+    # own. Each deploys once moto enforces IAM and the stacks before it are done (primary first);
+    # it reads the principals file only then.
     deployers = [
         Deployer(stack, index, ports, moto_url, local, principals_file)
         for index, stack in enumerate(stacks())
     ]
     try:
+        wait_for_moto(moto, ports.moto)
+        principals = enforce(moto_url)
+        principals.save(principals_file)
         graphs = [deployer.deploy() for deployer in deployers]
         return _start_plane(ports, moto, graphs, local, principals)
     except BaseException:
