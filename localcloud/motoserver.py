@@ -13,6 +13,10 @@
   length, and puts them back if it fails.
 - IAM as AWS authorizes it (``localcloud.iam.authorization``): inert until the local cloud
   turns enforcement on (``localcloud.iam.principals.enforce``).
+- moto's folder listed once. To route each request, moto's dispatcher asks whether the request's
+  host names one of its service modules, and lists its own package folder to find out (a
+  listdir and some 150 stats), twice a request, under the lock every request takes. The folder
+  does not change while the server runs, so the list is taken once.
 - One stream record per item a write changes. moto's update of an absent item (in a transaction
   or alone) streams two INSERTs (the empty item it creates, then the update); DynamoDB streams one change
   per item (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html). A
@@ -32,6 +36,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import moto.backends as moto_backends
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
@@ -159,12 +164,19 @@ def updates_stream_one_record() -> None:
     backend_class.update_item = update_item  # type: ignore[method-assign]
 
 
+def modules_listed_once() -> None:
+    """moto's service modules listed once, at start, not at every request (see above)."""
+    listed = tuple(moto_backends.list_of_moto_modules())
+    moto_backends.list_of_moto_modules = lambda: listed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     port = parser.parse_args().port
     transactions_save_only_what_they_touch()
     updates_stream_one_record()
+    modules_listed_once()
     authorization.install()
     app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
     run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)

@@ -146,3 +146,25 @@ def test_an_update_that_creates_its_item_streams_one_insert(dynamodb):
 
     assert [r["eventName"] for r in records] == ["INSERT"]
     assert records[0]["dynamodb"]["NewImage"]["views"] == {"N": "1"}
+
+
+def test_moto_lists_its_service_modules_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import moto.backends as moto_backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from localcloud import motoserver
+
+    monkeypatch.setattr(moto_backends, "list_of_moto_modules", moto_backends.list_of_moto_modules)
+    every = list(moto_backends.list_of_moto_modules())
+    motoserver.modules_listed_once()
+
+    def no_listing(path: str) -> list[str]:
+        raise AssertionError(f"listed {path} again")
+
+    monkeypatch.setattr(os, "listdir", no_listing)
+    assert list(moto_backends.list_of_moto_modules()) == every
+    assert "dynamodb" in every
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    assert dispatcher.get_backend_for_host("dynamodb") == "dynamodb"
