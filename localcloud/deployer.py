@@ -73,7 +73,7 @@ class MotoMocks(pulumi.runtime.Mocks):
         self.region = region
         self.endpoint = endpoint
         self.api_ports = api_ports
-        self.session = boto3.session.Session()
+        self.session = boto3.session.Session(botocore_session=_botocore_session())
         validation.install(self.session)  # before any client: each copies the session's hooks
         self.clients: dict[tuple[str, str], Any] = {}
         self.not_emulated: list[dict[str, str]] = []
@@ -662,10 +662,27 @@ def deploy(
     }
 
 
+# The services this module's handlers call: their models are loaded by preload().
+SERVICES = (
+    "apigatewayv2", "cloudwatch", "cognito-idp", "dynamodb", "events", "iam", "kinesis", "kms",
+    "lambda", "logs", "s3", "sns", "sqs", "ssm", "sts",
+)  # fmt: skip
+_preloaded: list[Any] = []  # the botocore session preload() loaded the models into
+
+
+def _botocore_session() -> Any:
+    """The preloaded botocore session, or a new one."""
+    import botocore.session
+
+    return _preloaded[0] if _preloaded else botocore.session.get_session()
+
+
 def preload() -> None:
     """Import the program's components and the pulumi_aws modules they name (pulumi_aws loads
-    each service module on first use, about a second for this program's), so the deployment
-    itself spends no time on imports."""
+    each service module on first use, about a second for this program's), and load the service
+    models, endpoint rule sets and paginators of SERVICES into the session the deployment's
+    clients will come from (about 50 ms a service), so the deployment itself spends no time on
+    either: a deployer preloads while moto starts or the stacks before it deploy."""
     root = Path(__file__).resolve().parent.parent
     sources = [root / "__main__.py", *sorted((root / "components").glob("*.py"))]
     modules = {f"components.{path.stem}" for path in sources[1:] if path.stem != "__init__"}
@@ -675,6 +692,15 @@ def preload() -> None:
     aws_modules = [f"pulumi_aws.{name}" for name in sorted(services)]
     for module in sorted(modules) + [name for name in aws_modules if importlib.util.find_spec(name)]:
         importlib.import_module(module)
+    import botocore.session
+
+    session = botocore.session.get_session()
+    loader = session.get_component("data_loader")
+    for service in SERVICES:
+        for kind in ("service-2", "endpoint-rule-set-1", "paginators-1"):
+            loader.load_service_model(service, kind)
+    session.get_component("endpoint_resolver")  # endpoints.json and partitions.json
+    _preloaded.append(session)
 
 
 def main() -> None:
