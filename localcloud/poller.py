@@ -31,6 +31,8 @@ class Poller(threading.Thread):
             try:
                 self.step()
             except Exception:
+                if self.stopped.is_set():
+                    return  # a step cut short by the stop: what it polls may be gone already
                 log.exception("%s failed; retrying", self.name)
                 self.stopped.wait(1)
 
