@@ -17,6 +17,8 @@
   or alone) streams two INSERTs (the empty item it creates, then the update); DynamoDB streams one change
   per item (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html). A
   replica reading both would count the creation of every counter twice.
+- Cognito multi-Region replication, which moto lacks (``localcloud.cognito``): the replica
+  operations, and tokens that carry the multi-Region issuer once the pool is set to it.
 
 Run as ``python -m localcloud.motoserver --port N`` (127.0.0.1 only).
 """
@@ -38,6 +40,7 @@ from moto.dynamodb.models.table import Table
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
+from localcloud import cognito
 from localcloud.iam import authorization
 
 SERIALIZED_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
@@ -165,6 +168,7 @@ def main() -> None:
     port = parser.parse_args().port
     transactions_save_only_what_they_touch()
     updates_stream_one_record()
+    cognito.install()
     authorization.install()
     app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
     run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)

@@ -290,7 +290,7 @@ def test_slack_secrets_are_secure_strings_and_redacted(graph):
 
 def test_functions_get_the_environment_their_code_reads(graph):
     expected = {
-        "login": {"TABLE_NAME", "USER_POOL_CLIENT_ID", "PRIMARY_REGION", "CHAOS_PARAMETER_PREFIX"},
+        "login": {"TABLE_NAME", "USER_POOL_CLIENT_ID", "USER_POOL_REGION", "CHAOS_PARAMETER_PREFIX"},
         "hello": {"STATIC_BUCKET", "CHAOS_PARAMETER_PREFIX"},
         "clicks": {"TABLE_NAME", "BUS_NAME", "EVENT_SOURCE", "STATIC_BUCKET", "CHAOS_PARAMETER_PREFIX"},
         "health": {"CHAOS_PARAMETER_PREFIX"},
