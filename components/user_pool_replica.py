@@ -1,6 +1,7 @@
 """Cognito multi-Region replication as Pulumi dynamic resources: pulumi-aws has no resource for it.
 
-Two resources, each calling the Cognito API with boto3 in the user pool's (primary) region:
+Two resources, each calling the Cognito API in the user pool's (primary) region with botocore
+(already a deployment requirement; boto3 would add only its resource layer):
 - ``UserPoolMultiRegion`` (primary stack): the pool's prerequisites that pulumi-aws cannot set,
   the multi-Region issuer and a multi-Region customer managed key.
 - ``UserPoolReplica`` (each secondary stack): the pool's replica in that stack's region, so adding
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
+import botocore.session
 import pulumi
 import pulumi.dynamic
 
@@ -33,8 +34,9 @@ MULTI_REGION_ISSUER = {"Type": "UPDATED"}
 
 
 def cognito(region: str) -> Any:
-    """A Cognito client in `region`: each call of a provider makes its own (it runs in the engine)."""
-    return boto3.client("cognito-idp", region_name=region)
+    """A Cognito client in `region`, with the credentials that run pulumi: each call of a provider
+    makes its own (the engine runs it in a process of its own)."""
+    return botocore.session.get_session().create_client("cognito-idp", region_name=region)
 
 
 class ReplicaNotReady(Exception):

@@ -83,8 +83,9 @@ def test_jwt_authorizer_guards_every_user_route_except_the_public_ones(graph):
     audiences = authorizer["inputs"]["jwtConfiguration"]["audiences"]
     if client:
         assert audiences == [client]
+    # The user pool is replicated by default: one multi-Region issuer, named for the primary.
     assert authorizer["inputs"]["jwtConfiguration"]["issuer"].startswith(
-        "https://cognito-idp.us-east-1.amazonaws.com/"
+        "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_"
     )
     for key, route in _routes(graph).items():
         expected = ROUTES[key][1]
