@@ -45,7 +45,8 @@ def _replicas(pool: Any) -> dict[str, Any]:
 
 
 def _description(region: str, pool: Any, role: str) -> dict[str, str]:
-    return {"RegionName": region, "Status": "ACTIVE", "Role": role, "UserPoolArn": pool.arn}
+    status = getattr(pool, "replica_status", "ACTIVE")
+    return {"RegionName": region, "Status": status, "Role": role, "UserPoolArn": pool.arn}
 
 
 def _primary(response: Any) -> Any:
@@ -92,16 +93,21 @@ def update_user_pool_replica(self: Any) -> ActionResult:
     replica = _replicas(primary).get(region)
     if replica is None:
         raise ResourceNotFoundError(f"User pool {primary.id} has no replica in {region}.")
-    # Status is recorded only: the local replica always serves its region's requests.
+    # Recorded for ListUserPoolReplicas and DeleteUserPoolReplica; an INACTIVE replica still
+    # answers its region's sign-ins here, where AWS stops serving end users.
+    replica.replica_status = self._get_param("Status")
     return ActionResult({"UserPoolReplica": _description(region, replica, "SECONDARY")})
 
 
 def delete_user_pool_replica(self: Any) -> ActionResult:
     pool = _primary(self)
     region = self._get_param("RegionName")
-    replica = _replicas(pool).pop(region, None)
+    replica = _replicas(pool).get(region)
     if replica is None:
         raise ResourceNotFoundError(f"User pool {pool.id} has no replica in {region}.")
+    if getattr(replica, "replica_status", "ACTIVE") != "INACTIVE":
+        raise InvalidParameterException("You can only delete replicas that are in the INACTIVE status.")
+    del _replicas(pool)[region]
     del models.cognitoidp_backends[pool.account_id][region].user_pools[pool.id]
     return ActionResult({"UserPoolReplica": _description(region, replica, "SECONDARY")})
 

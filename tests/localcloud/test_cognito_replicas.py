@@ -112,9 +112,15 @@ def test_a_pool_that_is_not_replicated_keeps_its_own_issuer(idp):
     )
 
 
-def test_a_replica_is_deleted_only_from_the_primary_region(idp):
+def test_a_replica_is_deleted_only_once_inactive_and_only_from_the_primary_region(idp):
     pool_id, _ = _pool(idp[PRIMARY])
     idp[PRIMARY].create_user_pool_replica(UserPoolId=pool_id, RegionName=SECONDARY)
+    with pytest.raises(ClientError) as active:
+        idp[PRIMARY].delete_user_pool_replica(UserPoolId=pool_id, RegionName=SECONDARY)
+    assert active.value.response["Error"]["Code"] == "InvalidParameterException"
+    idp[SECONDARY].update_user_pool_replica(UserPoolId=pool_id, RegionName=SECONDARY, Status="INACTIVE")
+    listed = idp[PRIMARY].list_user_pool_replicas(UserPoolId=pool_id)["UserPoolReplicas"]
+    assert [r["Status"] for r in listed if r["RegionName"] == SECONDARY] == ["INACTIVE"]
     with pytest.raises(ClientError) as caught:
         idp[SECONDARY].delete_user_pool_replica(UserPoolId=pool_id, RegionName=SECONDARY)
     assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
