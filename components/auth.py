@@ -50,7 +50,7 @@ class Auth(pulumi.ComponentResource):
             username_configuration={"case_sensitive": False},
             deletion_protection="ACTIVE" if args.deletion_protection else "INACTIVE",
             # Multi-Region replication "requires your user pool to be on the Essentials or Plus
-            # feature plan" (user-pool-multi-region.html); Lite is Cognito's own default.
+            # feature plan" (user-pool-multi-region.html); Essentials, the cheaper of the two.
             user_pool_tier="ESSENTIALS" if args.replication else None,
             opts=child,
         )
