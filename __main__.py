@@ -21,6 +21,7 @@ from components.settings import load
 from components.slack_api import SlackApi, SlackApiArgs
 from components.static_content import StaticContent, StaticContentArgs
 from components.user_api import UserApi, UserApiArgs
+from components.user_pool_replica import UserPoolReplica
 
 settings = load()
 app, region, defaults = settings.app, settings.region, settings.functions
@@ -33,7 +34,16 @@ registry_arn = parameter_arn(settings.primary_region, registry_path)
 
 if settings.is_primary:
     auth = Auth(
-        "auth", AuthArgs(settings.deletion_protection, settings.demo_username, settings.demo_password), tagged
+        "auth",
+        AuthArgs(
+            settings.deletion_protection,
+            settings.demo_username,
+            settings.demo_password,
+            app=app,
+            region=region,
+            replication=settings.user_pool_replication,
+        ),
+        tagged,
     )
     data = Data("data", DataArgs(settings.deletion_protection), tagged)
     pieces = GlobalPieces(auth.user_pool_id, auth.client_id, data.table_name, data.table_arn)
@@ -41,6 +51,16 @@ else:
     primary = lookup_global(settings)
     data = Data("data", DataArgs(settings.deletion_protection, primary.table_arn, primary.table_name), tagged)
     pieces = GlobalPieces(primary.user_pool_id, primary.client_id, data.table_name, data.table_arn)
+    if settings.user_pool_replication:
+        # Created from this stack, in the pool's region, so a new region is still one stack file.
+        UserPoolReplica(
+            "user-pool-replica",
+            primary.user_pool_id,
+            settings.primary_region,
+            region,
+            {"app": app, "stack": region, "region": region},
+            tagged,
+        )
 
 static = StaticContent("static", StaticContentArgs(), tagged)
 layer = dependencies_layer("dependencies", app, defaults, tagged)
@@ -111,7 +131,9 @@ user_api = UserApi(
         primary_region=settings.primary_region,
         user_pool_id=pieces.user_pool_id,
         client_id=pieces.client_id,
-        issuer=issuer_url(settings.primary_region, pieces.user_pool_id),
+        # Tokens from either region's pool carry the one multi-Region issuer when it is replicated.
+        issuer=issuer_url(settings.primary_region, pieces.user_pool_id, settings.user_pool_replication),
+        user_pool_region=region if settings.user_pool_replication else settings.primary_region,
         dependencies_layer=layer.arn,
         domain=settings.domain,
     ),

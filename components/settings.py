@@ -94,6 +94,9 @@ class Settings:
     deletion_protection: bool
     audit_trail: bool
     archive_retention_days: int
+    # Cognito multi-Region replication: a replica of the user pool in every other region, each
+    # region's login signing in against its own; off keeps the pool in the primary region only.
+    user_pool_replication: bool = True
 
     @property
     def is_primary(self) -> bool:
@@ -336,6 +339,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
         deletion_protection=read.boolean("deletionProtection", True),
         audit_trail=read.boolean("auditTrail", False),
         archive_retention_days=read.integer("archiveRetentionDays", 365, 1, 3650),
+        user_pool_replication=read.boolean("userPoolReplication", True),
     )
 
 

@@ -34,6 +34,8 @@ class UserApiArgs:
     user_pool_id: pulumi.Input[str]
     client_id: pulumi.Input[str]
     issuer: pulumi.Input[str]
+    # Where the login function signs in: its own region's replica, or the primary's pool.
+    user_pool_region: str
     # Our layer: its bytecode of the Powertools layer shortens every cold start (packaging).
     dependencies_layer: pulumi.Input[str]
     domain: CustomDomain | None = None
@@ -78,8 +80,8 @@ class UserApi(pulumi.ComponentResource):
                 {
                     "TABLE_NAME": args.table_name,
                     "USER_POOL_CLIENT_ID": args.client_id,
-                    # Cognito lives in the primary region; every region's login calls it there.
-                    "PRIMARY_REGION": args.primary_region,
+                    # InitiateAuth is unsigned (authtype "none" in botocore's model): no IAM to grant.
+                    "USER_POOL_REGION": args.user_pool_region,
                     **chaos_env,
                 },
                 [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": args.table_arn}, read_chaos],

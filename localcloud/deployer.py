@@ -23,6 +23,7 @@ naming the resource.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import importlib
 import importlib.util
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import dill  # type: ignore[import-untyped]
 import pulumi
 
 from localcloud import secret_value, validation
@@ -308,8 +310,10 @@ def _firehose(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str,
 @handles("aws:cognito/userPool:UserPool")
 def _user_pool(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     policy = inputs.get("passwordPolicy") or {}
+    tier = {"UserPoolTier": inputs["userPoolTier"]} if inputs.get("userPoolTier") else {}
     pool = mocks.client("cognito-idp").create_user_pool(
         PoolName=mocks.physical(name),
+        **tier,
         Policies={
             "PasswordPolicy": {
                 "MinimumLength": int(policy.get("minimumLength", 8)),
@@ -325,6 +329,21 @@ def _user_pool(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str
         "arn": pool["Arn"],
         "endpoint": f"cognito-idp.{mocks.region}.amazonaws.com/{pool['Id']}",
     }
+
+
+@handles("pulumi-python:dynamic:Resource")
+def _dynamic(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The program's own dynamic providers run as the engine runs them: the provider the program
+    serialized, its create called with the resource's inputs, its Cognito client the local
+    cloud's moto (``localcloud.cognito`` adds the replica operations moto lacks)."""
+    if inputs.get("kind") not in ("UserPoolReplica", "UserPoolMultiRegion"):
+        raise NotImplementedError(f"the local cloud has no dynamic provider for {name}: {inputs.get('kind')}")
+    # Pulumi's dynamic provider host loads the provider this way (pulumi/dynamic/__main__.py); it
+    # is the program's own, serialized by the program this deployer runs.
+    provider = dill.loads(base64.b64decode(secret_value(inputs.pop("__provider"))))  # noqa: S301
+    provider.client = lambda region: mocks.client("cognito-idp", region)
+    result = provider.create(inputs)
+    return result.id, dict(result.outs or {})
 
 
 @handles("aws:cognito/userPoolClient:UserPoolClient")

@@ -26,6 +26,8 @@
   or alone) streams two INSERTs (the empty item it creates, then the update); DynamoDB streams one change
   per item (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html). A
   replica reading both would count the creation of every counter twice.
+- Cognito multi-Region replication, which moto lacks (``localcloud.cognito``): the replica
+  operations, and tokens that carry the multi-Region issuer once the pool is set to it.
 
 Run as ``python -m localcloud.motoserver --port N`` (127.0.0.1 only).
 """
@@ -50,6 +52,7 @@ from moto.dynamodb.models.table import Table
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
+from localcloud import cognito
 from localcloud.iam import authorization
 
 SERIALIZED_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
@@ -206,6 +209,7 @@ def main() -> None:
     transactions_save_only_what_they_touch()
     updates_stream_one_record()
     modules_listed_once()
+    cognito.install()
     authorization.install()
     dispatcher = DomainDispatcherApplication(create_backend_app)
     threading.Thread(target=load_services, args=(dispatcher,), name="load-services", daemon=True).start()

@@ -4,7 +4,7 @@ expiresIn}``, or 401 ``{"error": ...}``. Every attempt is recorded (``login.logi
 Passwords and tokens never reach a log or a trace: the event is never logged, and no tracing SDK
 runs here (Lambda's active tracing records the invocation only, never its payload).
 
-Environment: TABLE_NAME, USER_POOL_CLIENT_ID, PRIMARY_REGION (see ``login.logic``),
+Environment: TABLE_NAME, USER_POOL_CLIENT_ID, USER_POOL_REGION (see ``login.logic``),
 CHAOS_PARAMETER_PREFIX (region guard), AWS_REGION, POWERTOOLS_SERVICE_NAME,
 POWERTOOLS_METRICS_NAMESPACE.
 """

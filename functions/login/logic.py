@@ -7,7 +7,8 @@ wrong passwords get the same answer, so the API never tells an attacker which us
 Environment:
 - TABLE_NAME: the app's table, where attempts are recorded.
 - USER_POOL_CLIENT_ID: the web app's Cognito client (no secret, USER_PASSWORD_AUTH allowed).
-- PRIMARY_REGION: where the user pool lives (it is not replicated to other regions).
+- USER_POOL_REGION: where it signs in: this region's replica of the user pool, or the primary
+  region's pool when the pool is not replicated.
 - AWS_REGION: recorded with each attempt.
 """
 
@@ -86,7 +87,7 @@ class Login:
     @classmethod
     def from_environment(cls, metrics: Metrics) -> Login:
         return cls(
-            cognito=aws.client("cognito-idp", os.environ["PRIMARY_REGION"]),
+            cognito=aws.client("cognito-idp", os.environ["USER_POOL_REGION"]),
             dynamodb=aws.client("dynamodb"),
             table_name=os.environ["TABLE_NAME"],
             client_id=os.environ["USER_POOL_CLIENT_ID"],

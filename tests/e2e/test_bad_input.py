@@ -184,6 +184,9 @@ def world(cloud: Cloud) -> World:
     )
     assert login.status == 200, login.body
     tokens = login.json()
+    # The issuer the authorizers trust: the multi-Region one while the pool is replicated.
+    issuer = jwt.decode(tokens["idToken"], options={"verify_signature": False})["iss"]
+    assert issuer.endswith(f".amazonaws.com/{pool}"), issuer
     jwk = _moto_private_jwk()
     private_key = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(jwk))
     from cryptography.hazmat.primitives import serialization
@@ -194,7 +197,7 @@ def world(cloud: Cloud) -> World:
     world = World(
         cloud=cloud,
         moto=Moto(cloud),
-        issuer=f"https://cognito-idp.{config['cognito']['region']}.amazonaws.com/{pool}",
+        issuer=issuer,
         client_id=config["cognito"]["clientId"],
         id_token=tokens["idToken"],
         access_token=tokens["accessToken"],

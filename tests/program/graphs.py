@@ -32,6 +32,8 @@ FEATURES = {
     # SnapStart and provisioned concurrency exclude each other: the default stacks check SnapStart.
     "snapStart": "false",
     "archiveRetentionDays": "30",
+    # Cognito replication off: the single-region pool, every authorizer on the primary's issuer.
+    "userPoolReplication": "false",
 }
 FEATURE_STACKS = ("us-east-1", "us-west-2")
 

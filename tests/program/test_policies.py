@@ -577,3 +577,75 @@ def test_user_pool_client_has_no_secret_and_hides_user_existence(all_resources):
     for _, client in each(all_resources, "aws:cognito/userPoolClient:UserPoolClient"):
         assert client["inputs"]["generateSecret"] is False, client["urn"]
         assert client["inputs"]["preventUserExistenceErrors"] == "ENABLED", client["urn"]
+
+
+# Cognito: logins that survive the primary's outage (components/user_pool_replica.py)
+
+DYNAMIC = "pulumi-python:dynamic:Resource"
+PRIMARY_REGION = "us-east-1"
+
+
+def _dynamic(graph, kind: str) -> list[dict[str, Any]]:
+    return [r for r in graph.of_type(DYNAMIC) if r["inputs"].get("kind") == kind]
+
+
+def test_every_dynamic_resource_is_one_the_local_cloud_deploys_and_its_provider_stays_secret(all_resources):
+    for _, resource in each(all_resources, DYNAMIC):
+        assert resource["inputs"]["kind"] in ("UserPoolReplica", "UserPoolMultiRegion"), resource["urn"]
+        # The serialized provider is a secret: the synth shows it redacted.
+        assert resource["inputs"]["__provider"] == "[secret]", resource["urn"]
+
+
+def test_every_secondary_with_replication_has_one_active_replica_in_its_region_made_from_the_primary(graphs):
+    for label, graph in graphs.items():
+        replicas = _dynamic(graph, "UserPoolReplica")
+        region = graph.one("pulumi:providers:aws")["inputs"]["region"]
+        replicated = "+features" not in label  # the feature stacks turn replication off
+        if region == PRIMARY_REGION or not replicated:
+            assert replicas == [], f"{label}: no replica expected"
+            continue
+        [replica] = replicas
+        inputs = replica["inputs"]
+        assert (inputs["regionName"], inputs["primaryRegion"], inputs["status"]) == (
+            region,
+            PRIMARY_REGION,
+            "ACTIVE",
+        )
+        assert inputs["userPoolId"].startswith(f"{PRIMARY_REGION}_"), replica["urn"]
+
+
+def test_a_replicated_pool_has_a_plan_a_multi_region_key_and_the_multi_region_issuer(graphs):
+    for label in ("us-east-1", "us-east-1+features"):
+        graph = graphs[label]
+        pool = graph.one("aws:cognito/userPool:UserPool")
+        setups = _dynamic(graph, "UserPoolMultiRegion")
+        if "+features" in label:
+            assert setups == [] and pool["inputs"].get("userPoolTier") is None, label
+            continue
+        # https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-multi-region.html
+        assert pool["inputs"]["userPoolTier"] in ("ESSENTIALS", "PLUS"), pool["urn"]
+        [setup] = setups
+        assert setup["inputs"]["userPoolId"] == pool["id"], setup["urn"]
+        [key] = [
+            k for k in graph.of_type("aws:kms/key:Key") if k["outputs"]["arn"] == setup["inputs"]["kmsKeyArn"]
+        ]
+        assert key["inputs"]["multiRegion"] is True, key["urn"]
+
+
+def test_every_authorizer_trusts_the_issuer_tokens_of_every_region_carry(graphs):
+    for label, graph in graphs.items():
+        for authorizer in graph.of_type("aws:apigatewayv2/authorizer:Authorizer"):
+            issuer = authorizer["inputs"]["jwtConfiguration"]["issuer"]
+            pool_id = issuer.rsplit("/", 1)[-1]
+            assert pool_id.startswith(f"{PRIMARY_REGION}_"), authorizer["urn"]
+            # Replicated: the multi-Region issuer, named for the primary region, in every replica.
+            host = "issuer-cognito-idp" if "+features" not in label else "cognito-idp"
+            assert issuer == f"https://{host}.{PRIMARY_REGION}.amazonaws.com/{pool_id}", authorizer["urn"]
+
+
+def test_every_login_signs_in_against_its_own_regions_pool_when_replicated_else_the_primarys(graphs):
+    for label, graph in graphs.items():
+        region = graph.one("pulumi:providers:aws")["inputs"]["region"]
+        expected = PRIMARY_REGION if "+features" in label else region
+        login = graph.function("login")
+        assert login["inputs"]["environment"]["variables"]["USER_POOL_REGION"] == expected, login["urn"]

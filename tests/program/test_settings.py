@@ -60,6 +60,12 @@ def test_defaults_are_safe_and_complete():
     assert s.deletion_protection is True
     assert s.domain is None
     assert s.functions.snap_start is True
+    assert s.user_pool_replication is True
+
+
+def test_user_pool_replication_can_be_turned_off():
+    configure(userPoolReplication="false")
+    assert settings().user_pool_replication is False
 
 
 def test_provisioned_concurrency_is_accepted_with_snapstart_off():
@@ -153,6 +159,12 @@ def test_secondary_stack_is_not_primary():
             "deletionProtection true",
         ),
         ({"auditTrail": "1"}, "auditTrail", "must be true or false", "auditTrail false"),
+        (
+            {"userPoolReplication": "off"},
+            "userPoolReplication",
+            "must be true or false",
+            "userPoolReplication true",
+        ),
         ({"archiveRetentionDays": "0"}, "archiveRetentionDays", "from 1 to 3650", "archiveRetentionDays 365"),
         (
             {"powertoolsLayerVersion": "0"},

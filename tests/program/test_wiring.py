@@ -83,8 +83,9 @@ def test_jwt_authorizer_guards_every_user_route_except_the_public_ones(graph):
     audiences = authorizer["inputs"]["jwtConfiguration"]["audiences"]
     if client:
         assert audiences == [client]
+    # The user pool is replicated by default: one multi-Region issuer, named for the primary.
     assert authorizer["inputs"]["jwtConfiguration"]["issuer"].startswith(
-        "https://cognito-idp.us-east-1.amazonaws.com/"
+        "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_"
     )
     for key, route in _routes(graph).items():
         expected = ROUTES[key][1]
@@ -290,7 +291,7 @@ def test_slack_secrets_are_secure_strings_and_redacted(graph):
 
 def test_functions_get_the_environment_their_code_reads(graph):
     expected = {
-        "login": {"TABLE_NAME", "USER_POOL_CLIENT_ID", "PRIMARY_REGION", "CHAOS_PARAMETER_PREFIX"},
+        "login": {"TABLE_NAME", "USER_POOL_CLIENT_ID", "USER_POOL_REGION", "CHAOS_PARAMETER_PREFIX"},
         "hello": {"STATIC_BUCKET", "CHAOS_PARAMETER_PREFIX"},
         "clicks": {"TABLE_NAME", "BUS_NAME", "EVENT_SOURCE", "STATIC_BUCKET", "CHAOS_PARAMETER_PREFIX"},
         "health": {"CHAOS_PARAMETER_PREFIX"},
