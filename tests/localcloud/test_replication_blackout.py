@@ -1,0 +1,73 @@
+"""Global-table replication during a blackout: the writes meant for a blacked-out region wait in
+order, another region's writes go on, and the queue drains once the region is back; a write that
+waited longer than the replicator's memory is still recognised when it comes back in a stream."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from localcloud.streams.replication import MEMORY_SECONDS, ReplicationLog, Replicator
+
+EAST, WEST, EU = "us-east-1", "us-west-2", "eu-west-1"
+TABLE = "active-active-table"
+
+
+class FakeTable:
+    """A replica's table as the replicator's dynamodb client sees it: the puts, in order."""
+
+    def __init__(self) -> None:
+        self.puts: list[dict[str, Any]] = []
+
+    def put_item(self, TableName: str, Item: dict[str, Any]) -> None:
+        self.puts.append(Item)
+
+
+def item(views: int) -> dict[str, Any]:
+    return {"pk": {"S": "USER#u1"}, "sk": {"S": "VIEWS#us-east-1"}, "views": {"N": str(views)}}
+
+
+def record(views: int, sequence: int, created: float = 1_000.0) -> dict[str, Any]:
+    image = item(views)
+    return {
+        "eventName": "MODIFY",
+        "dynamodb": {
+            "Keys": {"pk": image["pk"], "sk": image["sk"]},
+            "NewImage": image,
+            "SequenceNumber": str(sequence),
+            "ApproximateCreationDateTime": datetime.fromtimestamp(created + sequence, UTC),
+        },
+    }
+
+
+def test_writes_for_a_blacked_out_region_wait_and_drain_in_order_once_it_is_back():
+    out = {WEST}
+    tables = {WEST: FakeTable(), EU: FakeTable()}
+    east = Replicator(EAST, TABLE, ReplicationLog({TABLE: [EAST, WEST, EU]}), tables, out=out.__contains__)
+    east.accept([record(views, sequence=views) for views in (1, 2, 3)])
+    east.flush()
+    assert tables[WEST].puts == []
+    assert east.backlog(WEST) == 3
+    # The region that is up is not held up by the one that is out.
+    assert [put["views"]["N"] for put in tables[EU].puts] == ["1", "2", "3"]
+    out.clear()
+    east.flush()
+    assert [put["views"]["N"] for put in tables[WEST].puts] == ["1", "2", "3"]
+    assert east.backlog(WEST) == 0
+
+
+def test_a_write_made_after_a_long_blackout_is_not_replicated_back_when_its_record_returns():
+    now = [0.0]
+    log = ReplicationLog({TABLE: [EAST, WEST]}, clock=lambda: now[0])
+    out = {WEST}
+    west_table = FakeTable()
+    east = Replicator(EAST, TABLE, log, {WEST: west_table}, out=out.__contains__)
+    east.accept([record(7, sequence=1)])
+    now[0] += MEMORY_SECONDS * 2  # the blackout outlasts the replicator's memory
+    out.clear()
+    east.flush()
+    assert west_table.puts == [item(7)]
+    # The write's own record in us-west-2's stream: nothing goes back to us-east-1.
+    echo = record(7, sequence=50, created=5_000.0)
+    now[0] += 11  # past a pruning
+    assert log.plan(WEST, TABLE, echo) == []
