@@ -567,9 +567,15 @@ class LocalFunction:
 
     def _attempt_async(self, event: Any, request_id: str, attempt: int) -> None:
         """One try of an asynchronous invocation; a failed one is tried again later, as the event
-        invoke config says, then sent to the on-failure destination."""
+        invoke config says, then sent to the on-failure destination. While the region is blacked
+        out the event waits in Lambda's queue, no try counted."""
         try:
             self.invoke(event, wait=True)
+            return
+        except Unavailable:
+            self.async_calls.submit(
+                self._attempt_async, event, request_id, attempt, delay=OUTAGE_RECHECK_SECONDS
+            )
             return
         except FunctionError as failure:
             error = failure.payload
