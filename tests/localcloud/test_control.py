@@ -22,7 +22,15 @@ class FakeCloud:
         self.calls: list[tuple[str, str]] = []
 
     def region_state(self, region: str) -> dict[str, Any]:
-        return {"region": region, "state": "blackout" if region in self.out else "up"}
+        out = region in self.out
+        since = "2026-12-02T01:00:00.000+00:00" if out else None
+        return {
+            "region": region,
+            "state": "blackout" if out else "up",
+            "since": since,
+            "backlog": 0,
+            "lastOutage": None,
+        }
 
     def black_out(self, region: str) -> dict[str, Any]:
         self.calls.append(("blackout", region))
@@ -52,18 +60,13 @@ def client(cloud: FakeCloud) -> Client:
 def test_get_regions_lists_every_regions_state(client):
     reply = client.get("/regions")
     assert reply.status_code == 200
-    assert reply.json == {
-        "regions": {
-            "us-east-1": {"region": "us-east-1", "state": "up"},
-            "us-west-2": {"region": "us-west-2", "state": "up"},
-        }
-    }
+    assert reply.json == {"regions": {r: FakeCloud().region_state(r) for r in ("us-east-1", "us-west-2")}}
 
 
 def test_blackout_blacks_the_region_out_and_answers_its_state(client, cloud):
     reply = client.post("/regions/us-west-2/blackout")
     assert reply.status_code == 200
-    assert reply.json == {"region": "us-west-2", "state": "blackout"}
+    assert reply.json["state"] == "blackout"
     assert cloud.calls == [("blackout", "us-west-2")]
     assert client.get("/regions/us-west-2").json["state"] == "blackout"
 
