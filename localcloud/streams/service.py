@@ -101,8 +101,6 @@ class Streams:
     def restored(self, region: str) -> Drain:
         """`region` is back: its backlog drains from now on (see ``drains``)."""
         drain = Drain(time.time(), self.backlog(region))
-        if drain.backlog == 0:
-            drain.drained = drain.restored
         with self.drains_lock:
             self.drains[region] = drain
         return drain
@@ -124,7 +122,9 @@ class Streams:
             consumers: dict[str, list[Any]] = {}
             for table, regions in self.replicas.items():
                 if region in regions:
-                    clients = {other: self._client("dynamodb", other) for other in regions if other != region}
+                    # Every replica's, its own included: a local write that lost to a newer one is
+                    # repaired in this region's table (ReplicationLog.plan).
+                    clients = {other: self._client("dynamodb", other) for other in regions}
                     replicator = Replicator(
                         region, table, self.log, clients, self.landed, self.blackouts.is_out
                     )

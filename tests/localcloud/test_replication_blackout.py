@@ -71,3 +71,16 @@ def test_a_write_made_after_a_long_blackout_is_not_replicated_back_when_its_reco
     echo = record(7, sequence=50, created=5_000.0)
     now[0] += 11  # past a pruning
     assert log.plan(WEST, TABLE, echo) == []
+
+
+def test_a_local_write_that_lost_to_a_newer_one_is_repaired_in_its_own_region():
+    log = ReplicationLog({TABLE: [EAST, WEST]})
+    tables = {EAST: FakeTable(), WEST: FakeTable()}
+    east = Replicator(EAST, TABLE, log, tables)
+    assert [w.region for w in log.plan(WEST, TABLE, record(9, sequence=20))] == [
+        EAST
+    ]  # newer, from us-west-2
+    assert log.plan(EAST, TABLE, record(9, sequence=30)) == []  # it landed in us-east-1: its echo
+    east.accept([record(1, sequence=1)])  # an older local write, read late, landed over it
+    east.flush()
+    assert tables[EAST].puts == [item(9)]
