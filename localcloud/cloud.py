@@ -426,8 +426,8 @@ class LocalCloud:
                 raise Conflict(f"{region} is not blacked out")
             if self.link is not None:
                 self.link.send("restore", region)
+            self.streams.restored(region)  # the backlog's size before any of it drains
             self.blackouts.end(region)
-            self.streams.restored(region)
             for port in self._api_ports(region):
                 self.api_servers[port] = self.serve(self._api_apps[port], port)
             self.outages[region]["ended"] = self.streams.drains[region].restored
