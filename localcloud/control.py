@@ -14,17 +14,21 @@ A region's state: ``{"region", "state": "up" | "blackout", "since": iso-time | n
 
 Errors are ``{"error": "<clear message>"}``: 404 for an unknown region or path, 405 for a wrong
 method (with ``Allow``), 403 for a request from a web page of another origin (a page in the
-operator's browser could otherwise black a region out). It listens on 127.0.0.1 only.
+operator's browser could otherwise black a region out), 500 when the local cloud could not do it
+(moto's process gone, say). It listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Protocol
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+
+log = logging.getLogger("localcloud.control")
 
 
 class Conflict(Exception):
@@ -95,6 +99,9 @@ class ControlApi:
                 return _json(200, self.cloud.restore(region))
         except Conflict as error:
             return _error(409, str(error))
+        except Exception as error:  # e.g. moto's process gone: said in JSON, and logged
+            log.exception("%s %s failed", endpoint, region)
+            return _error(500, f"{endpoint} {region} failed: {error}")
         return _json(200, self.cloud.region_state(region))
 
 

@@ -129,3 +129,15 @@ def test_a_page_of_another_origin_is_refused_with_403(client, cloud):
 
 def test_its_own_origin_is_allowed(client):
     assert client.post("/regions/us-west-2/blackout", headers={"Origin": ORIGIN}).status_code == 200
+
+
+def test_a_failure_of_the_local_cloud_is_a_json_500(client, cloud, monkeypatch):
+    def broken(region: str) -> dict[str, Any]:
+        raise RuntimeError("moto did not confirm blackout us-west-2: no answer")
+
+    monkeypatch.setattr(cloud, "black_out", broken)
+    reply = client.post("/regions/us-west-2/blackout")
+    assert reply.status_code == 500
+    assert reply.json == {
+        "error": "blackout us-west-2 failed: moto did not confirm blackout us-west-2: no answer"
+    }
