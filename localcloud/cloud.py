@@ -405,10 +405,15 @@ class LocalCloud:
         with self.blackout_lock:
             if self.blackouts.is_out(region):
                 raise Conflict(f"{region} is already blacked out")
-            for port in self._api_ports(region):
-                server = self.api_servers.pop(port)
-                server.shutdown()
-                server.server_close()
+            # All at once: each waits for its serving loop's poll and its requests in flight.
+            closing = [
+                threading.Thread(target=_close, args=(self.api_servers.pop(port),), name=f"close-{port}")
+                for port in self._api_ports(region)
+            ]
+            for thread in closing:
+                thread.start()
+            for thread in closing:
+                thread.join()
             self.blackouts.begin(region)
             if self.link is not None:
                 self.link.send("blackout", region)
@@ -498,6 +503,11 @@ class LocalCloud:
 
 def _ship_json(ship: Callable[[str, str, str], None], group: str, stream: str, entry: Any) -> None:
     ship(group, stream, json.dumps(entry))
+
+
+def _close(server: PooledServer) -> None:
+    server.shutdown()
+    server.server_close()
 
 
 def _iso(epoch: float | None) -> str | None:

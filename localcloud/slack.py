@@ -41,6 +41,7 @@ form{background:#fff;border-radius:8px;padding:1rem;display:flex;gap:.5rem;flex-
 label{display:flex;flex-direction:column;font-weight:600;font-size:.9rem}
 input,select,button{font:inherit;padding:.5rem;border-radius:6px;border:1px solid #8a94a6}
 button{background:#007a5a;color:#fff;border:0;font-weight:700;cursor:pointer}
+button.blackout{background:#b3123f}
 pre{white-space:pre-wrap;background:#1b2430;color:#e8ecf2;padding:1rem;border-radius:8px}
 a{color:#1264a3}
 h2.block-header{margin:.25rem 0 .5rem}.block-section{margin:.5rem 0}.block-section>div+div{margin-top:.5rem}
@@ -197,7 +198,7 @@ class SlackStandIn:
                 f'<form method="post" action="/console/regions/{html.escape(region)}/{action}">'
                 f'<span data-testid="outage-{html.escape(region)}"><strong>{html.escape(region)}</strong>: '
                 f"{html.escape(shown)} · replication backlog {state['backlog']}{html.escape(drained)}</span>"
-                f'<button type="submit" data-testid="outage-{action}-{html.escape(region)}">'
+                f'<button type="submit" class="{action}" data-testid="outage-{action}-{html.escape(region)}">'
                 f"{html.escape(label)}</button></form>"
             )
         return (
