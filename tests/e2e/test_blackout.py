@@ -83,6 +83,9 @@ def test_a_blacked_out_us_west_2_refuses_connections_and_catches_up_once_restore
         assert ssm_without_retries(cloud, EAST).get_parameters_by_path(Path="/active-active", Recursive=True)[
             "Parameters"
         ]
+        # The front door (standing for a Route 53 latency record with health checks) sends
+        # everyone to us-east-1.
+        assert wait_for(lambda: _served_by_front_door(cloud) == EAST, timeout=30)
         # The web app's own failover moves a request from the refusing region to us-east-1.
         failed_over = request_with_failover(
             [{"region": WEST, "api": cloud.api(WEST)}, {"region": EAST, "api": cloud.api(EAST)}],
@@ -116,6 +119,14 @@ def test_a_blacked_out_us_west_2_refuses_connections_and_catches_up_once_restore
     # Every click made during the outage is in us-west-2's counts.
     assert cloud.views(WEST, token) == expected, user_id(token)
     assert control(cloud, "GET", "/regions").json()["regions"][WEST]["state"] == "up"
+
+
+def _served_by_front_door(cloud: Cloud) -> str | None:
+    try:
+        reply = http("GET", f"{cloud.state['site']}/health", timeout=5)
+        return str(reply.json()["region"]) if reply.status == 200 else None
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _health(cloud: Cloud, region: str) -> int:
