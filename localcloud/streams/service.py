@@ -101,6 +101,8 @@ class Streams:
     def restored(self, region: str) -> Drain:
         """`region` is back: its backlog drains from now on (see ``drains``)."""
         drain = Drain(time.time(), self.backlog(region))
+        if drain.backlog == 0:
+            drain.drained = drain.restored  # nothing waited for it
         with self.drains_lock:
             self.drains[region] = drain
         return drain

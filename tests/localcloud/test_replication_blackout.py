@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localcloud.streams.replication import MEMORY_SECONDS, ReplicationLog, Replicator
+from localcloud.streams.service import Streams
 
 EAST, WEST, EU = "us-east-1", "us-west-2", "eu-west-1"
 TABLE = "active-active-table"
@@ -84,3 +85,27 @@ def test_a_local_write_that_lost_to_a_newer_one_is_repaired_in_its_own_region():
     east.accept([record(1, sequence=1)])  # an older local write, read late, landed over it
     east.flush()
     assert tables[EAST].puts == [item(9)]
+
+
+def test_a_restore_reports_the_backlog_and_when_it_drained():
+    streams = Streams([], "http://127.0.0.1:1")
+    tables = {WEST: FakeTable()}
+    east = Replicator(
+        EAST, TABLE, ReplicationLog({TABLE: [EAST, WEST]}), tables, out=streams.blackouts.is_out
+    )
+    streams.replicators.append(east)
+    streams.blackouts.begin(WEST)
+    east.accept([record(views, sequence=views) for views in (1, 2)])
+    drain = streams.restored(WEST)
+    assert (drain.backlog, drain.drained) == (2, None)
+    streams.blackouts.end(WEST)
+    east.flush()
+    streams._note_drained()
+    assert drain.drained is not None and drain.drained >= drain.restored
+    assert streams.backlog(WEST) == 0
+
+
+def test_a_restore_with_nothing_queued_is_drained_at_once():
+    streams = Streams([], "http://127.0.0.1:1")
+    drain = streams.restored(WEST)
+    assert (drain.backlog, drain.drained) == (0, drain.restored)
