@@ -83,6 +83,9 @@ def test_a_blacked_out_us_west_2_refuses_connections_and_catches_up_once_restore
         assert ssm_without_retries(cloud, EAST).get_parameters_by_path(Path="/active-active", Recursive=True)[
             "Parameters"
         ]
+        # The other region's /chaos status says it cannot reach the region's chaos state.
+        status = cloud.slack(EAST, "status").json()
+        assert "`us-west-2`: unknown (ConnectionClosedError)" in status["body"]["text"], status
         # The front door (standing for a Route 53 latency record with health checks) sends
         # everyone to us-east-1.
         assert wait_for(lambda: _served_by_front_door(cloud) == EAST, timeout=30)
