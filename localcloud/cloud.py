@@ -2,7 +2,8 @@
 
 Reads each region's resources (functions, APIs, routes, authorizers, stages, rules, targets,
 event source mappings) and wires the local services together: Lambda runner, gateways,
-EventBridge and SQS delivery, logs.
+EventBridge and SQS delivery, logs. A region can be blacked out and restored (``black_out``,
+``restore``: ``localcloud.blackout``, driven by ``localcloud.control``).
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from components import powertools
 from localcloud import gateway, runtimes
+from localcloud.blackout import Blackouts, MotoLink
 from localcloud.cloudwatch.aws_metrics import replication_recorder
 from localcloud.cloudwatch.service import CloudWatch
+from localcloud.control import Conflict
 from localcloud.eventbridge import LambdaTarget, RuleTarget, eventbridge_delivery
 from localcloud.graph import Graph, Region, RoleClient, aws_client
 from localcloud.httpserver import PooledServer
@@ -46,8 +50,15 @@ class LocalCloud:
         moto_url: str,
         state_dir: Path,
         principals: Principals | None = None,
+        link: MotoLink | None = None,
     ) -> None:
         self.moto_url = moto_url
+        # Regions blacked out now; moto's process hears of each through `link` (None: no moto
+        # process of ours, so AWS calls to a blacked-out region are not dropped).
+        self.blackouts = Blackouts()
+        self.link = link
+        self.outages: dict[str, dict[str, float | None]] = {}  # region -> its last outage
+        self.blackout_lock = threading.Lock()
         # With principals, every worker runs as its function's execution role (else moto is open).
         self.principals = principals
         self.state_dir = state_dir
@@ -55,12 +66,14 @@ class LocalCloud:
         self.runtimes: dict[str, Runtime] = {}
         self.regions: dict[str, Region] = {}
         self.pollers: list[Poller] = []
-        self.streams = Streams(graphs, moto_url)
+        self.streams = Streams(graphs, moto_url, self.blackouts)
         self.servers: list[PooledServer] = []
+        self.api_servers: dict[int, PooledServer] = {}  # port -> the server of a region's API
         self.shippers: dict[str, LogShipper] = {}
         for data in graphs:
             graph = Graph(data)
             shipper = LogShipper(graph.region, moto_url, state_dir / "logs" / graph.region)
+            shipper.out = functools.partial(self.blackouts.is_out, graph.region)
             self.shippers[graph.region] = shipper
             permissions = graph.of_type("aws:lambda/permission:Permission")
             clients = functools.partial(aws_client, endpoint=moto_url)
@@ -74,6 +87,7 @@ class LocalCloud:
         self.cloudwatch = CloudWatch(
             self.regions, self.runner.find, lambda service, region: aws_client(service, region, moto_url)
         )
+        self.cloudwatch.gate(self.blackouts.is_out)
         self.streams.landed = replication_recorder(self.cloudwatch.metrics)
 
     # Lambda
@@ -150,6 +164,7 @@ class LocalCloud:
             if (logs := self._as_role(spec, "logs")) is not None:
                 shipper.ship_as(spec.log_group, logs)
             function = LocalFunction(spec, shipper.ship, sender)
+            function.out = functools.partial(self.blackouts.is_out, graph.region)
             self.runner.add(function)
             region.functions[spec.source] = function
 
@@ -320,6 +335,7 @@ class LocalCloud:
 
     def _deliveries(self, region: Region) -> None:
         graph = region.graph
+        first = len(self.pollers)
         sqs = aws_client("sqs", graph.region, self.moto_url)
         rules = {rule["outputs"]["arn"]: rule for rule in graph.of_type("aws:cloudwatch/eventRule:EventRule")}
         for rule_arn, tap_url in graph.taps.items():
@@ -374,22 +390,101 @@ class LocalCloud:
                     "ReportBatchItemFailures" in (inputs.get("functionResponseTypes") or []),
                 )
             )
+        for poller in self.pollers[first:]:
+            # EventBridge and the event source mappings of a blacked-out region stand still.
+            poller.paused = functools.partial(self.blackouts.is_out, graph.region)
+
+    # Blackout
+
+    def black_out(self, region: str) -> dict[str, Any]:
+        """`region` suffers a real outage until ``restore``: its APIs refuse connections (their
+        listening sockets are closed and their open connections cut, so a client gets ECONNREFUSED,
+        as from an address nothing answers at), its functions run nothing and lose their warm
+        environments, its services stand still, moto drops requests signed for it, and global-table
+        replication to and from it queues up."""
+        with self.blackout_lock:
+            if self.blackouts.is_out(region):
+                raise Conflict(f"{region} is already blacked out")
+            # All at once: each waits for its serving loop's poll and its requests in flight.
+            closing = [
+                threading.Thread(target=_close, args=(self.api_servers.pop(port),), name=f"close-{port}")
+                for port in self._api_ports(region)
+            ]
+            for thread in closing:
+                thread.start()
+            for thread in closing:
+                thread.join()
+            self.blackouts.begin(region)
+            if self.link is not None:
+                self.link.send("blackout", region)
+            for function in self.regions[region].functions.values():
+                function.lose_environments()
+            self.outages[region] = {"started": self.blackouts.since(region), "ended": None}
+            log.warning("%s is blacked out", region)
+            return self.region_state(region)
+
+    def restore(self, region: str) -> dict[str, Any]:
+        """End `region`'s outage: moto answers for it, its services and functions run, its APIs
+        listen again on the same ports, and the writes queued for it replicate (``Streams.drains``)."""
+        with self.blackout_lock:
+            if not self.blackouts.is_out(region):
+                raise Conflict(f"{region} is not blacked out")
+            if self.link is not None:
+                self.link.send("restore", region)
+            self.streams.restored(region)  # the backlog's size before any of it drains
+            self.blackouts.end(region)
+            for port in self._api_ports(region):
+                self.api_servers[port] = self.serve(self._api_apps[port], port)
+            self.outages[region]["ended"] = self.streams.drains[region].restored
+            log.warning("%s is restored", region)
+            return self.region_state(region)
+
+    def region_state(self, region: str) -> dict[str, Any]:
+        """What the control API says of `region` (see ``localcloud.control``)."""
+        since = self.blackouts.since(region)
+        state: dict[str, Any] = {
+            "region": region,
+            "state": "blackout" if since is not None else "up",
+            "since": _iso(since),
+            "backlog": self.streams.backlog(region),
+            "lastOutage": None,
+        }
+        if (outage := self.outages.get(region)) is not None:
+            drain = self.streams.drains.get(region) if outage["ended"] is not None else None
+            drained = drain.drained if drain is not None else None
+            state["lastOutage"] = {
+                "started": _iso(outage["started"]),
+                "ended": _iso(outage["ended"]),
+                "backlog": drain.backlog if drain is not None else None,
+                "drainedAt": _iso(drained),
+                "drainSeconds": round(drained - drain.restored, 3)
+                if drain is not None and drained is not None
+                else None,
+            }
+        return state
+
+    def _api_ports(self, region: str) -> list[int]:
+        return [int(url.rsplit(":", 1)[1]) for url in self.regions[region].urls.values()]
 
     # Lifecycle
 
-    def serve(self, app: Any, port: int) -> None:
+    def serve(self, app: Any, port: int) -> PooledServer:
         server = PooledServer(port, app)
         self.servers.append(server)
         threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
+        return server
 
     def start(self) -> None:
         self.runner.start()
         self.streams.start()
         for shipper in self.shippers.values():
             shipper.start()
+        self._api_apps: dict[int, Any] = {}
         for region in self.regions.values():
             for kind, api in region.apis.items():
-                self.serve(api, int(region.urls[kind].rsplit(":", 1)[1]))
+                port = int(region.urls[kind].rsplit(":", 1)[1])
+                self._api_apps[port] = api
+                self.api_servers[port] = self.serve(api, port)
         for poller in self.pollers:
             poller.start()
         self.cloudwatch.start()
@@ -400,13 +495,23 @@ class LocalCloud:
             poller.stop()
         self.streams.stop()
         for server in self.servers:
-            server.shutdown()
-            server.server_close()
+            if server.socket.fileno() != -1:  # not closed by a blackout
+                server.shutdown()
+                server.server_close()
         self.runner.stop()
 
 
 def _ship_json(ship: Callable[[str, str, str], None], group: str, stream: str, entry: Any) -> None:
     ship(group, stream, json.dumps(entry))
+
+
+def _close(server: PooledServer) -> None:
+    server.shutdown()
+    server.server_close()
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
 def _qualifier(arn: str) -> str | None:

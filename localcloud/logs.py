@@ -9,6 +9,7 @@ import queue
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ class LogShipper(threading.Thread):
         self.directory = directory
         self.lines: queue.Queue[tuple[str, str, str, int]] = queue.Queue()
         self.streams: set[tuple[str, str]] = set()
+        # Whether the region is blacked out (set by the local cloud): lines wait for its restore.
+        self.out: Callable[[], bool] = lambda: False
         directory.mkdir(parents=True, exist_ok=True)
 
     def ship_as(self, group: str, client: Any) -> None:
@@ -42,6 +45,8 @@ class LogShipper(threading.Thread):
             time.sleep(0.2)
             while not self.lines.empty() and len(batch) < 5000:
                 batch.append(self.lines.get_nowait())
+            while self.out():
+                time.sleep(0.2)
             self._flush(batch)
 
     def _flush(self, batch: list[tuple[str, str, str, int]]) -> None:

@@ -6,7 +6,8 @@ program under the mock monitor, starts the data plane (gateways, Lambda workers,
 delivery), the Slack stand-in and the front door, writes ``.localcloud/state.json`` and prints
 a banner. Ctrl-C stops everything it started.
 
-Ports (``LOCALCLOUD_PORT``, default 4700): site +0, dashboards +1, Slack stand-in +2, moto +10, then each
+Ports (``LOCALCLOUD_PORT``, default 4700): site +0, dashboards +1, Slack stand-in +2, control API +3,
+moto +10, then each
 region's user API and Slack API at +21/+22, +31/+32, ...
 """
 
@@ -27,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from localcloud import settings
+from localcloud.blackout import MotoLink
 from localcloud.cloud import ROOT, LocalCloud
 from localcloud.cloudwatch.dashboard import Dashboard
+from localcloud.control import ControlApi
 from localcloud.frontdoor import FrontDoor
 from localcloud.graph import sign_as
 from localcloud.iam.principals import Principals, enforce
@@ -54,6 +57,10 @@ class Ports:
     @property
     def slack(self) -> int:
         return self.base + 2
+
+    @property
+    def control(self) -> int:
+        return self.base + 3
 
     @property
     def moto(self) -> int:
@@ -152,9 +159,10 @@ class Deployer:
             self.process.communicate()
 
 
-def start_moto(port: int) -> subprocess.Popen[bytes]:
-    """moto in its own process: the data plane's threads and moto's then don't share a GIL.
-    Returns at once; ``wait_for_moto`` waits for it to listen."""
+def start_moto(port: int, link: MotoLink) -> subprocess.Popen[bytes]:
+    """moto in its own process: the data plane's threads and moto's then don't share a GIL. It
+    inherits the blackout channel's other end (`link`). Returns at once; ``wait_for_moto``
+    waits for it to listen."""
     with socket.socket() as probe:
         # As the server will: connections closing (TIME_WAIT) don't hold the port, a listener does.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -165,12 +173,23 @@ def start_moto(port: int) -> subprocess.Popen[bytes]:
                 f"port {port} (moto) is in use: is another local cloud running? "
                 "Stop it or choose other ports with --port / LOCALCLOUD_PORT."
             ) from None
-    return subprocess.Popen(  # noqa: S603 - fixed arguments
-        [sys.executable, "-m", "localcloud.motoserver", "--port", str(port)],
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "localcloud.motoserver",
+            "--port",
+            str(port),
+            "--blackout-fd",
+            str(link.child_fd()),
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(link.child_fd(),),
     )
+    link.started()
+    return process
 
 
 def wait_for_moto(process: subprocess.Popen[bytes], port: int) -> None:
@@ -191,7 +210,8 @@ def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     ports = Ports(port_base)
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = start_moto(ports.moto)
+    link = MotoLink()
+    moto = start_moto(ports.moto, link)
     local = LocalSecrets.generate(ports.slack)
     moto_url = f"http://127.0.0.1:{ports.moto}"
     principals_file = STATE_DIR / "principals.json"
@@ -207,7 +227,7 @@ def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
         principals = enforce(moto_url)
         principals.save(principals_file)
         graphs = [deployer.deploy() for deployer in deployers]
-        return _start_plane(ports, moto, graphs, local, principals)
+        return _start_plane(ports, moto, link, graphs, local, principals)
     except BaseException:
         for deployer in deployers:
             deployer.cancel()
@@ -218,17 +238,20 @@ def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
 def _start_plane(
     ports: Ports,
     moto: subprocess.Popen[bytes],
+    link: MotoLink,
     graphs: list[dict[str, Any]],
     local: LocalSecrets,
     principals: Principals,
 ) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     moto_url = f"http://127.0.0.1:{ports.moto}"
     sign_as(principals.admin)
-    cloud = LocalCloud(graphs, moto_url, STATE_DIR, principals)
+    cloud = LocalCloud(graphs, moto_url, STATE_DIR, principals, link)
     cloud.start()
+    control = f"http://127.0.0.1:{ports.control}"
+    cloud.serve(ControlApi(cloud, control), ports.control)
 
     slack_apis = {name: region.urls["slack"] for name, region in cloud.regions.items()}
-    slack = SlackStandIn(local.signing_secret, TEAM_ID, slack_apis)
+    slack = SlackStandIn(local.signing_secret, TEAM_ID, slack_apis, control)
     cloud.serve(slack, ports.slack)
     door = FrontDoor({name: region.urls["user"] for name, region in cloud.regions.items()})
     door.start()
@@ -242,6 +265,8 @@ def _start_plane(
         "site": f"http://127.0.0.1:{ports.site}",
         "dashboard": f"http://127.0.0.1:{ports.dashboard}",
         "moto": moto_url,
+        # The local control API (never in AWS): a region's blackout and restore.
+        "control": control,
         # The admin's keys, for tools and tests that look into moto: IAM is enforced there.
         "admin": {
             "accessKeyId": principals.admin.access_key_id,
@@ -293,6 +318,7 @@ def banner(state: dict[str, Any]) -> str:
         f"  Slack console      {state['slack']['console']}",
         f"  Slack inbox        {state['slack']['inbox']}",
         f"  moto               {state['moto']} (IAM enforced; admin keys in state.json)",
+        f"  Control            {state['control']}/regions (blackout and restore a region)",
         f"  Demo user          {state['demoUser']['username']} / {state['demoUser']['password']}",
         *(f"  Lambda runtime     {line}" for line in state["runtimes"].values()),
         "  Not emulated       " + (", ".join(state["notEmulated"]) or "none") + "; X-Ray tracing",

@@ -22,6 +22,8 @@
   local cloud uses, on this 2-core machine under load, apigateway alone 1.3 s, every one of them
   on the first deployment's path. A thread loads them as soon as the server listens, while the
   deployers import the program.
+- Blackouts (``localcloud.blackout``): a request for a blacked-out region gets no answer at all,
+  as from an AWS endpoint in a regional outage (``Blackout``).
 - One stream record per item a write changes. moto's update of an absent item (in a transaction
   or alone) streams two INSERTs (the empty item it creates, then the update); DynamoDB streams one change
   per item (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html). A
@@ -29,16 +31,21 @@
 - Cognito multi-Region replication, which moto lacks (``localcloud.cognito``): the replica
   operations, and tokens that carry the multi-Region issuer once the pool is set to it.
 
-Run as ``python -m localcloud.motoserver --port N`` (127.0.0.1 only).
+Run as ``python -m localcloud.motoserver --port N [--blackout-fd FD]`` (127.0.0.1 only).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
 import copy
 import functools
 import importlib
+import io
 import json
+import re
+import socket
 import threading
 import types
 from collections.abc import Callable, Iterable
@@ -56,6 +63,111 @@ from localcloud import cognito
 from localcloud.iam import authorization
 
 SERIALIZED_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
+# The region of a SigV4-signed request: its credential scope, in the header or a presigned URL.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/")
+PRESIGNED_SCOPE = re.compile(
+    r"X-Amz-Credential=[^&%/]+(?:/|%2F)\d{8}(?:/|%2F)(?P<region>[a-z0-9-]+)(?:/|%2F)"
+)
+# A user pool id (or an issuer's last part) starts with its region: us-east-1_AbCdEf123.
+POOL_ID = re.compile(r"^/?(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+")
+COGNITO_TARGET = "AWSCognitoIdentityProviderService."
+
+
+class Blackout:
+    """WSGI middleware: a request for a blacked-out region is dropped, its connection closed with
+    no response, as a client of an AWS endpoint in a regional outage sees it (botocore:
+    ConnectionClosedError, which it retries, then raises). moto is one server for every region,
+    so the connection cannot be refused at connect time; closing it unanswered is the nearest
+    thing, and every AWS call to that region fails as a network error, never with an HTTP status.
+
+    The region is the request's SigV4 credential scope. No principal is exempt, the local cloud's
+    admin included: an outage spares no caller, and what the local cloud does as AWS itself in
+    that region (replication, event delivery, alarms) stops on its own side. Requests that are
+    not signed are Cognito's public operations (InitiateAuth and the like, by their user pool,
+    app client or access token) and a pool's JWKS (by the pool id in its path)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.out: set[str] = set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self.out and region_of(environ) in self.out:
+            connection = environ.get("werkzeug.socket")
+            if connection is not None:
+                with contextlib.suppress(OSError):  # the client is gone already
+                    connection.shutdown(socket.SHUT_RDWR)
+            # werkzeug takes a ConnectionError as a dropped connection: nothing is written.
+            raise ConnectionAbortedError("region blacked out")
+        return self.app(environ, start_response)
+
+    def listen(self, fd: int) -> None:
+        """Apply the parent's commands (``localcloud.blackout.MotoLink``) until it closes."""
+        link = socket.socket(fileno=fd)
+        with link, link.makefile("rwb") as lines:
+            for line in lines:
+                command, _, region = line.decode().strip().partition(" ")
+                if command == "blackout":
+                    self.out.add(region)
+                elif command == "restore":
+                    self.out.discard(region)
+                else:
+                    lines.write(b"unknown command\n")
+                    lines.flush()
+                    continue
+                lines.write(b"ok\n")
+                lines.flush()
+
+
+def region_of(environ: dict[str, Any]) -> str | None:
+    """The AWS region a request to moto is for; None when it names none."""
+    found = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", "")) or PRESIGNED_SCOPE.search(
+        environ.get("QUERY_STRING", "")
+    )
+    if found:
+        return found["region"]
+    path = environ.get("PATH_INFO", "")
+    if path.endswith("/.well-known/jwks.json") and (pool := POOL_ID.match(path)):
+        return pool["region"]
+    if environ.get("HTTP_X_AMZ_TARGET", "").startswith(COGNITO_TARGET):
+        return _cognito_region(_read_body(environ))
+    return None
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request's body, read and put back for the app."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return b""
+    body: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _cognito_region(raw: bytes) -> str | None:
+    """An unsigned Cognito request's region: its user pool's, found from the pool id, the app
+    client id or the access token it carries."""
+    body = authorization.json_body(raw) or {}
+    if isinstance(pool_id := body.get("UserPoolId"), str) and (pool := POOL_ID.match(pool_id)):
+        return pool["region"]
+    if isinstance(token := body.get("AccessToken"), str) and token.count(".") == 2:
+        try:
+            payload = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            issuer = str(claims.get("iss", "")).rsplit("/", 1)[-1]
+        except ValueError:
+            issuer = ""
+        if pool := POOL_ID.match(issuer):
+            return pool["region"]
+    if isinstance(client_id := body.get("ClientId"), str):
+        from moto.cognitoidp.models import cognitoidp_backends
+
+        for regions in cognitoidp_backends.values():
+            for region, backend in regions.items():
+                if any(client_id in pool.clients for pool in backend.user_pools.values()):
+                    return str(region)
+    return None
 
 
 class SerializedDynamoDB:
@@ -205,7 +317,9 @@ def load_services(dispatcher: DomainDispatcherApplication) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
+    parser.add_argument("--blackout-fd", type=int, help="the local cloud's blackout channel")
+    options = parser.parse_args()
+    port = options.port
     transactions_save_only_what_they_touch()
     updates_stream_one_record()
     modules_listed_once()
@@ -213,7 +327,10 @@ def main() -> None:
     authorization.install()
     dispatcher = DomainDispatcherApplication(create_backend_app)
     threading.Thread(target=load_services, args=(dispatcher,), name="load-services", daemon=True).start()
-    app = SerializedDynamoDB(dispatcher)
+    blackout = Blackout(SerializedDynamoDB(dispatcher))
+    if options.blackout_fd is not None:
+        threading.Thread(target=blackout.listen, args=(options.blackout_fd,), daemon=True).start()
+    app = blackout
     run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

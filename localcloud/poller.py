@@ -12,14 +12,18 @@ log = logging.getLogger("localcloud.events")
 
 
 class Poller(threading.Thread):
-    """A daemon thread that calls `step` until stopped, pausing after errors; the scheduler its
-    steps hand work to, if any, starts and stops with it."""
+    """A daemon thread that calls `step` until stopped, pausing after errors and while `paused()`
+    (its region is blacked out); the scheduler its steps hand work to, if any, starts and stops
+    with it."""
+
+    PAUSED_POLL = 0.2
 
     def __init__(self, name: str, step: Callable[[], None], scheduler: Scheduler | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.step = step
         self.scheduler = scheduler
         self.stopped = threading.Event()
+        self.paused: Callable[[], bool] = lambda: False
 
     def start(self) -> None:
         if self.scheduler is not None:
@@ -28,6 +32,9 @@ class Poller(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.is_set():
+            if self.paused():
+                self.stopped.wait(self.PAUSED_POLL)
+                continue
             try:
                 self.step()
             except Exception:

@@ -53,6 +53,8 @@ from localcloud.scheduler import Scheduler
 from localcloud.settings import time_scale, worker_idle_seconds
 
 DEFAULT_CONCURRENCY = 4
+# How often an asynchronous invocation held by its region's blackout looks again.
+OUTAGE_RECHECK_SECONDS = 0.5
 # A warm worker is retired when its credentials have less than its timeout and this left.
 CREDENTIALS_MARGIN_SECONDS = 300.0
 WORKER = Path(worker.__file__).resolve()
@@ -60,6 +62,10 @@ WORKER = Path(worker.__file__).resolve()
 
 class Throttled(Exception):
     """Reserved concurrency is exhausted (Lambda's TooManyRequestsException)."""
+
+
+class Unavailable(Exception):
+    """The function's region is blacked out: nothing runs there (``localcloud.blackout``)."""
 
 
 class GaveUp(Exception):
@@ -402,6 +408,8 @@ class LocalFunction:
         self.snapshot_used = 0.0  # time.monotonic() when an environment was last restored from it
         self.snapshot_lock = threading.Lock()
         self.stopped = False  # no snapshot is taken once the function is stopped
+        # Whether the function's region is blacked out (set by the local cloud): nothing runs.
+        self.out: Callable[[], bool] = lambda: False
 
     def prepare(self) -> None:
         """Take the version's snapshot now, as Lambda does when the version is published; a
@@ -478,7 +486,10 @@ class LocalFunction:
 
     def invoke(self, event: Any, *, wait: bool = False, patience: float | None = None) -> Any:
         """A synchronous invocation (RequestResponse); raises Throttled or FunctionError, or GaveUp
-        once the caller has waited ``patience`` seconds (the invocation then runs on)."""
+        once the caller has waited ``patience`` seconds (the invocation then runs on); raises
+        Unavailable while its region is blacked out."""
+        if self.out():
+            raise Unavailable(f"{self.spec.name}: {self.spec.region} is blacked out")
         request_id = str(uuid.uuid4())
         try:
             current, cold = self._acquire(wait or self.spec.reserved_concurrency is None)
@@ -556,9 +567,15 @@ class LocalFunction:
 
     def _attempt_async(self, event: Any, request_id: str, attempt: int) -> None:
         """One try of an asynchronous invocation; a failed one is tried again later, as the event
-        invoke config says, then sent to the on-failure destination."""
+        invoke config says, then sent to the on-failure destination. While the region is blacked
+        out the event waits in Lambda's queue, no try counted."""
         try:
             self.invoke(event, wait=True)
+            return
+        except Unavailable:
+            self.async_calls.submit(
+                self._attempt_async, event, request_id, attempt, delay=OUTAGE_RECHECK_SECONDS
+            )
             return
         except FunctionError as failure:
             error = failure.payload
@@ -587,6 +604,15 @@ class LocalFunction:
                 "responsePayload": error,
             }
             self.send_to_queue(self.spec.on_failure, json.dumps(record))
+
+    def lose_environments(self) -> None:
+        """The region went dark: its idle execution environments and its snapshot are gone (one
+        running now finishes; the next invocation after the restore is a cold start)."""
+        self.reap(0.0)
+        with self.snapshot_lock:
+            if self.snapshot is not None:
+                self.snapshot.stop()
+                self.snapshot = None
 
     def stop(self) -> None:
         self.async_calls.stop()

@@ -6,6 +6,9 @@
 - ``GET /console``: a page to send `/chaos ...` to a region's Slack API, signed exactly as Slack
   signs (v0 HMAC-SHA256 over ``v0:<timestamp>:<body>``); ``POST /console/send`` does the same
   for scripts and tests: ``{"region", "text"}`` → the Slack API's status and body.
+- The console also blacks each region out and restores it, through the local control API
+  (``localcloud.control``; ``POST /console/regions/<region>/blackout`` or ``.../restore`` sends
+  the same request to it and shows its answer). Not Slack: a drill the local cloud offers.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ form{background:#fff;border-radius:8px;padding:1rem;display:flex;gap:.5rem;flex-
 label{display:flex;flex-direction:column;font-weight:600;font-size:.9rem}
 input,select,button{font:inherit;padding:.5rem;border-radius:6px;border:1px solid #8a94a6}
 button{background:#007a5a;color:#fff;border:0;font-weight:700;cursor:pointer}
+button.blackout{background:#b3123f}
 pre{white-space:pre-wrap;background:#1b2430;color:#e8ecf2;padding:1rem;border-radius:8px}
 a{color:#1264a3}
 h2.block-header{margin:.25rem 0 .5rem}.block-section{margin:.5rem 0}.block-section>div+div{margin-top:.5rem}
@@ -91,6 +95,7 @@ class SlackStandIn:
     signing_secret: str
     team_id: str
     slack_apis: dict[str, str]  # region -> Slack API base URL
+    control: str | None = None  # the local control API's URL (blackouts), if any
     messages: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -101,6 +106,11 @@ class SlackStandIn:
                 Rule("/inbox", endpoint="inbox", methods=["GET"]),
                 Rule("/console", endpoint="console", methods=["GET"]),
                 Rule("/console/send", endpoint="send", methods=["POST"]),
+                Rule(
+                    "/console/regions/<region>/<any(blackout, restore):action>",
+                    endpoint="drill",
+                    methods=["POST"],
+                ),
                 Rule("/", endpoint="console", methods=["GET"]),
             ]
         )
@@ -159,9 +169,70 @@ class SlackStandIn:
             '<button type="submit" data-testid="console-send">Send /chaos</button></form>'
             '<p id="usage">status · fail &lt;region&gt; · recover &lt;region&gt; · '
             "errors &lt;0..1&gt; [region]</p>"
-            '<p><a href="/inbox">Open the #alerts inbox</a></p></main>'
+            '<p><a href="/inbox">Open the #alerts inbox</a></p>'
+            f"{self._outages()}</main>"
         )
         return _page("Slack console", body)
+
+    def _outages(self) -> str:
+        """The blackout drill: each region's state with a button to black it out or restore it."""
+        if self.control is None:
+            return ""
+        status, answer = self.control_request("GET", "/regions")
+        if status != 200 or not isinstance(answer, dict):
+            failure = html.escape(str(answer))
+            return f"<h2>Region outage drill</h2><p>The control API did not answer: {failure}</p>"
+        rows = []
+        for region, state in answer["regions"].items():
+            out = state["state"] == "blackout"
+            action = "restore" if out else "blackout"
+            label = f"Restore {region}" if out else f"Black out {region}"
+            last = state.get("lastOutage") or {}
+            drained = (
+                f" · last outage's backlog {last['backlog']}, drained at {last['drainedAt'] or '(draining)'}"
+                if last.get("ended")
+                else ""
+            )
+            shown = f"blacked out since {state['since']}" if out else "up"
+            rows.append(
+                f'<form method="post" action="/console/regions/{html.escape(region)}/{action}">'
+                f'<span data-testid="outage-{html.escape(region)}"><strong>{html.escape(region)}</strong>: '
+                f"{html.escape(shown)} · replication backlog {state['backlog']}{html.escape(drained)}</span>"
+                f'<button type="submit" class="{action}" data-testid="outage-{action}-{html.escape(region)}">'
+                f"{html.escape(label)}</button></form>"
+            )
+        return (
+            "<h2>Region outage drill</h2><p>A blackout is a real outage: the region's APIs refuse "
+            "connections, its functions stop, its replication queues up.</p>" + "".join(rows)
+        )
+
+    def _drill(self, request: Request, region: str, action: str) -> Response:
+        status, answer = self.control_request("POST", f"/regions/{urllib.parse.quote(region)}/{action}")
+        shown = json.dumps(answer, indent=2) if isinstance(answer, dict) else str(answer)
+        body = (
+            "<header><h1>Slack stand-in: region outage drill</h1></header><main>"
+            f"<p>{html.escape(action)} {html.escape(region)}: the control API answered {status}</p>"
+            f'<pre data-testid="drill-answer">{html.escape(shown)}</pre>'
+            '<p><a href="/console">Back to the console</a> · <a href="/inbox">Inbox</a></p></main>'
+        )
+        return _page("Slack console", body)
+
+    def control_request(self, method: str, path: str) -> tuple[int, Any]:
+        """A request to the local control API: its status and JSON body (or the failure)."""
+        if self.control is None:
+            return 404, {"error": "this console has no control API"}
+        request = urllib.request.Request(f"{self.control}{path}", method=method)  # noqa: S310 - loopback
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        except OSError as error:
+            return 502, {"error": f"the control API is unreachable: {error}"}
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode("utf-8", "replace")
 
     def _send(self, request: Request) -> Response:
         if request.mimetype == "application/json":
@@ -206,6 +277,9 @@ class SlackStandIn:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as error:
             status, raw = error.code, error.read()
+        except OSError as error:
+            # The region's Slack API does not answer (a blackout): as Slack shows a dead app.
+            return 502, f"{region}'s Slack API did not answer: {getattr(error, 'reason', error)}"
         try:
             return status, json.loads(raw)
         except ValueError:

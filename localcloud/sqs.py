@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from localcloud.poller import Poller
-from localcloud.runner import FunctionError, LocalFunction, Throttled
+from localcloud.runner import FunctionError, LocalFunction, Throttled, Unavailable
 
 
 def sqs_event_source(
@@ -36,7 +36,7 @@ def sqs_event_source(
         event = {"Records": [_sqs_record(message, queue_arn, region) for message in messages]}
         try:
             response = function.invoke(event, wait=True)
-        except (FunctionError, Throttled):
+        except (FunctionError, Throttled, Unavailable):
             return  # the whole batch becomes visible again after the visibility timeout
         failed = set()
         if report_failures and isinstance(response, dict):

@@ -81,6 +81,8 @@ class QueueDepthSampler(threading.Thread):
         self.metrics = metrics
         self.interval = interval
         self.stopped = threading.Event()
+        # Whether the region is blacked out (set by the local cloud): nothing is sampled.
+        self.out: Callable[[], bool] = lambda: False
 
     def sample(self) -> None:
         for name, url in self.queues:
@@ -96,7 +98,8 @@ class QueueDepthSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
-            self.sample()
+            if not self.out():
+                self.sample()
 
     def stop(self) -> None:
         self.stopped.set()

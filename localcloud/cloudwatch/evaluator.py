@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,8 @@ class AlarmEvaluator(threading.Thread):
         self.scale = scale
         self.interval = interval
         self.stopped = threading.Event()
+        # Whether the region is blacked out (set by the local cloud): no alarm is evaluated.
+        self.out: Callable[[], bool] = lambda: False
 
     def register(self) -> None:
         """Store each alarm in moto, so that set_alarm_state and describe_alarms work."""
@@ -49,7 +52,8 @@ class AlarmEvaluator(threading.Thread):
     def run(self) -> None:
         self.register()
         while not self.stopped.wait(self.interval):
-            self.evaluate(time.time())
+            if not self.out():
+                self.evaluate(time.time())
 
     def evaluate(self, now: float) -> None:
         for alarm in self.alarms:

@@ -14,7 +14,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -78,6 +78,8 @@ class RegionMetrics(threading.Thread):
         self.lock = threading.Lock()
         self.pending: queue.Queue[Datapoint | None] = queue.Queue()
         self.stopped = threading.Event()
+        # Whether the region is blacked out (set by the local cloud): writes to moto wait.
+        self.out: Callable[[], bool] = lambda: False
 
     def put(
         self,
@@ -110,6 +112,8 @@ class RegionMetrics(threading.Thread):
             if batch[0] is None:
                 return
             self.stopped.wait(1.0)
+            while self.out() and not self.stopped.is_set():
+                self.stopped.wait(0.2)  # the region is blacked out: its datapoints wait
             while len(batch) < 5000:
                 try:
                     batch.append(self.pending.get_nowait())

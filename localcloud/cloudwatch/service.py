@@ -4,6 +4,7 @@ gateways and queues, and its alarms' evaluation, started and stopped together.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -72,6 +73,15 @@ class CloudWatch:
                 aws_client("cloudwatch", name),
                 self.scale,
             )
+
+    def gate(self, out: Callable[[str], bool]) -> None:
+        """Stop each region's metric writes, queue sampling and alarm evaluation while `out(region)`
+        (it is blacked out)."""
+        for name, metrics in self.metrics.items():
+            metrics.out = functools.partial(out, name)
+            self.evaluators[name].out = functools.partial(out, name)
+        for sampler in self.samplers:
+            sampler.out = functools.partial(out, sampler.metrics.region)
 
     def _threads(self) -> list[RegionMetrics | QueueDepthSampler | AlarmEvaluator]:
         """Every thread of the service, in the order they start (evaluators last)."""

@@ -6,6 +6,12 @@ recognised by its fingerprint (region, table, keys, new image) and not sent back
 loops. Each write that lands is reported (``Replicator.landed``) as AWS/DynamoDB
 ReplicationLatency: the time from the source stream record's creation to the write in the
 receiving region.
+
+A replica region that is blacked out (``localcloud.blackout``) neither sends nor receives: its
+stream is not read (``localcloud.streams.service``) and the writes meant for it wait, in order,
+until it is back, then drain. DynamoDB does the same for a multi-Region eventually consistent
+table: writes not yet propagated are held and propagated once the Region is back online, not lost
+(https://docs.aws.amazon.com/prescriptive-guidance/latest/dynamodb-global-tables/evacuation-processes.html).
 """
 
 from __future__ import annotations
@@ -70,7 +76,7 @@ class _Expected:
 
     version: Version
     target: tuple[str, str]  # (region, item key)
-    expires: float
+    expires: float | None  # None while the write waits to be made (its region may be out)
 
 
 class ReplicationLog:
@@ -133,11 +139,21 @@ class ReplicationLog:
         with self.lock:
             self._claim(write.fingerprint, version=write.version)
 
+    def made(self, write: Write) -> None:
+        """`write` reached its table: its stream record is remembered for MEMORY_SECONDS from now,
+        however long it waited for its region (a blackout may outlast the memory)."""
+        with self.lock:
+            expires = self.clock() + self.memory
+            for expected in self.expected.get(write.fingerprint, []):
+                if expected.version == write.version and expected.expires is None:
+                    expected.expires = expires
+                    return
+
     def _write(
         self, region: str, table: str, item: str, keys: Item, image: Item | None, version: Version, now: float
     ) -> Write:
         mark = fingerprint(region, table, keys, image)
-        self.expected.setdefault(mark, []).append(_Expected(version, (region, item), now + self.memory))
+        self.expected.setdefault(mark, []).append(_Expected(version, (region, item), None))
         current = self.in_flight.get((region, item))
         if current is None or version > current:
             self.in_flight[(region, item)] = version
@@ -162,7 +178,7 @@ class ReplicationLog:
             return
         self.pruned = now
         for mark in list(self.expected):
-            alive = [e for e in self.expected[mark] if e.expires > now]
+            alive = [e for e in self.expected[mark] if e.expires is None or e.expires > now]
             if alive:
                 self.expected[mark] = alive
             else:
@@ -179,7 +195,8 @@ Landed = Callable[[str, str, str, float, float], None]
 
 
 class Replicator:
-    """Carries one region's table changes to the other replicas of its global table."""
+    """Carries one region's table changes to the other replicas of its global table: in order for
+    each receiving region, each region's queue apart, so one region out holds up no other."""
 
     def __init__(
         self,
@@ -188,31 +205,59 @@ class Replicator:
         log_: ReplicationLog,
         clients: dict[str, Any],
         landed: Landed | None = None,
+        out: Callable[[str], bool] = lambda region: False,
     ) -> None:
         self.region = region
         self.table = table
         self.log = log_
         self.clients = clients  # region -> dynamodb client
         self.landed = landed  # told of every write that reached a replica (ReplicationLatency)
-        self.pending: deque[Write] = deque()
+        self.out = out  # whether a region is blacked out: its writes wait
+        self.lock = threading.Lock()
+        self.pending: dict[str, deque[Write]] = {other: deque() for other in clients}
 
     def accept(self, records: list[dict[str, Any]]) -> None:
         for record in records:
-            self.pending.extend(self.log.plan(self.region, self.table, record))
+            for write in self.log.plan(self.region, self.table, record):
+                with self.lock:
+                    self.pending.setdefault(write.region, deque()).append(write)
+
+    def backlog(self, region: str) -> int:
+        """How many writes wait to be made in `region`."""
+        with self.lock:
+            return len(self.pending.get(region, ()))
 
     def flush(self) -> None:
-        while self.pending:
-            write = self.pending[0]
-            client = self.clients[write.region]
+        """Make every waiting write whose region is up; the first failure is raised after the
+        other regions' queues were tried (the failed write stays first in its queue)."""
+        failure: Exception | None = None
+        for region, queue in self.pending.items():
+            if self.out(region):
+                continue
+            try:
+                self._drain(region, queue)
+            except Exception as error:  # noqa: BLE001 - re-raised below, once every queue was tried
+                failure = failure or error
+        if failure is not None:
+            raise failure
+
+    def _drain(self, region: str, queue: deque[Write]) -> None:
+        client = self.clients[region]
+        while queue and not self.out(region):
+            write = queue[0]
             applied = True
             if write.image is not None:
                 client.put_item(TableName=write.table, Item=write.image)
+                self.log.made(write)
             else:
                 old = client.delete_item(TableName=write.table, Key=write.keys, ReturnValues="ALL_OLD")
-                if not old.get("Attributes"):
+                if old.get("Attributes"):
+                    self.log.made(write)
+                else:
                     self.log.cancel(write)
                     applied = False
-            self.pending.popleft()
+            with self.lock:
+                queue.popleft()
             if applied and self.landed is not None:
                 # The change's own region and stream time (a repair write carries the winner's).
                 self.landed(write.table, write.version.region, write.region, write.version.at, time.time())

@@ -33,6 +33,8 @@ SESSION_KEY = "active-active-demo.session"
 SERVED_BY = re.compile(r"served by (us-east-1|us-west-2)")
 VIEWS = re.compile(r"page viewed (\d+) (?:(?<= 1 )time|(?<! 1 )times)\b")  # "1 time", "2 times"
 PROVOKED = re.compile(r"Failed to load resource: the server responded with a status of (401|500|503)\b")
+# What Chromium logs for a request to a blacked-out region: nothing listens there.
+REFUSED = re.compile(r"Failed to load resource: net::ERR_CONNECTION_REFUSED")
 
 # Lambda cold starts in the local cloud can take a few seconds.
 expect.set_options(timeout=15_000)
@@ -115,7 +117,7 @@ class App:
         (page or self.page).screenshot(path=str(path), animations="disabled", full_page=page is not None)
         return path
 
-    def assert_no_script_errors(self) -> None:
+    def assert_no_script_errors(self, *also_provoked: re.Pattern[str]) -> None:
         """No JS errors, no CSP violations, and no console errors except Chromium's own
         "Failed to load resource" lines for the 401s, 500s and 503s the tests provoke on purpose
         (a 404 for a missing asset still fails)."""
@@ -124,7 +126,8 @@ class App:
         assert violations == [], violations
         csp = [m for m in self.console_errors if "Content Security Policy" in m]
         assert not csp, csp
-        unexpected = [m for m in self.console_errors if not PROVOKED.match(m)]
+        provoked = (PROVOKED, *also_provoked)
+        unexpected = [m for m in self.console_errors if not any(p.match(m) for p in provoked)]
         assert not unexpected, unexpected
 
 
@@ -290,6 +293,51 @@ def test_failing_the_serving_region_from_the_slack_console_fails_clicks_over_wit
             if time.monotonic() > deadline:
                 raise
     app.assert_no_script_errors()
+
+
+def test_a_blackout_from_the_slack_console_moves_clicks_to_the_other_region_without_an_error(
+    signed_in: App, cloud: Cloud
+):
+    app = signed_in  # the page itself comes from us-east-1's API
+    before = app.click_stored()
+    cloud.wait_for_views(app.token(), before)  # stored everywhere: none of it waits for us-west-2
+    console = app.page.context.new_page()
+    console.set_viewport_size({"width": 1024, "height": 480})
+    try:
+        console.goto(cloud.state["slack"]["console"])
+        console.get_by_test_id(f"outage-blackout-{WEST}").click()
+        expect(console.get_by_test_id("drill-answer")).to_contain_text('"state": "blackout"')
+
+        after = app.click_image()  # (us-west-2's table cannot be read now: no click_stored)
+
+        assert app.counted_by() == EAST
+        assert after == before + 1, f"{before} views before the blackout, then {after}"
+        expect(app.tid("error-message")).to_be_hidden()
+        app.tid("probe-now").click()
+        expect(app.tid("region-list").locator(f"li[data-region='{WEST}']")).to_have_attribute(
+            "data-state", "failed"
+        )
+        console.goto(cloud.state["slack"]["console"])
+        app.screenshot("slack-console-blackout.png", page=console)
+        console.get_by_test_id(f"outage-restore-{WEST}").click()
+        expect(console.get_by_test_id("drill-answer")).to_contain_text('"state": "up"')
+    finally:
+        if http("GET", f"{cloud.state['control']}/regions/{WEST}").json()["state"] == "blackout":
+            http("POST", f"{cloud.state['control']}/regions/{WEST}/restore")
+        console.close()
+
+    restored = app.tid("region-list").locator(f"li[data-region='{WEST}']")
+    deadline = time.monotonic() + 15
+    while True:
+        app.tid("probe-now").click()
+        try:
+            expect(restored).to_have_attribute("data-state", "ok", timeout=1_500)
+            break
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+    cloud.wait_for_views(app.token(), after)  # the backlog drained into us-west-2
+    app.assert_no_script_errors(REFUSED)
 
 
 def test_logout_returns_to_the_login_form_and_clears_the_session(signed_in: App):

@@ -1,0 +1,180 @@
+"""moto during a blackout: a request for a blacked-out region is dropped unanswered (as from an
+AWS endpoint in a regional outage), whoever signs it; every other region is served. The region is
+the request's SigV4 credential scope, or for Cognito's unsigned operations its user pool's."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import pytest
+from conftest import ROOT, _accepts
+from moto import mock_aws
+from waiting import wait_for
+
+from localcloud.blackout import MotoLink
+from localcloud.motoserver import Blackout, region_of
+
+SIGNED = (
+    "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261202/{region}/dynamodb/aws4_request, "
+    "SignedHeaders=host;x-amz-date, Signature=abc"
+)
+
+
+def _environ(**extra: object) -> dict[str, object]:
+    environ: dict[str, object] = {"PATH_INFO": "/", "QUERY_STRING": "", "wsgi.input": io.BytesIO(b"")}
+    environ.update(extra)
+    return environ
+
+
+def _cognito(body: dict[str, object]) -> dict[str, object]:
+    raw = json.dumps(body).encode()
+    return _environ(
+        HTTP_X_AMZ_TARGET="AWSCognitoIdentityProviderService.InitiateAuth",
+        CONTENT_LENGTH=str(len(raw)),
+        **{"wsgi.input": io.BytesIO(raw)},
+    )
+
+
+def test_a_signed_request_is_for_its_credential_scopes_region():
+    assert region_of(_environ(HTTP_AUTHORIZATION=SIGNED.format(region="us-west-2"))) == "us-west-2"
+
+
+def test_a_presigned_url_is_for_its_credential_scopes_region():
+    query = (
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=AKIAEXAMPLE%2F20261202%2Feu-west-1%2Fs3%2Faws4_request"
+    )
+    assert region_of(_environ(QUERY_STRING=query)) == "eu-west-1"
+
+
+def test_a_pools_jwks_is_in_the_pools_region():
+    assert region_of(_environ(PATH_INFO="/us-east-1_AbC123/.well-known/jwks.json")) == "us-east-1"
+
+
+def test_an_unsigned_cognito_request_is_in_its_pools_region_by_pool_id():
+    assert region_of(_cognito({"UserPoolId": "us-west-2_Xyz789", "Username": "demo"})) == "us-west-2"
+
+
+def test_an_unsigned_cognito_request_is_in_its_pools_region_by_access_token():
+    claims = {"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123"}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    assert region_of(_cognito({"AccessToken": f"e30.{payload}.sig"})) == "us-east-1"
+
+
+def test_an_unsigned_cognito_request_is_in_its_pools_region_by_app_client():
+    with mock_aws():
+        idp = boto3.client("cognito-idp", region_name="us-west-2")
+        pool = idp.create_user_pool(PoolName="pool")["UserPool"]["Id"]
+        client = idp.create_user_pool_client(UserPoolId=pool, ClientName="app")["UserPoolClient"]["ClientId"]
+        environ = _cognito({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client})
+        assert region_of(environ) == "us-west-2"
+        # The body is put back for moto to read.
+        assert json.loads(environ["wsgi.input"].read())["ClientId"] == client  # type: ignore[attr-defined]
+
+
+def test_a_request_naming_no_region_has_none():
+    assert region_of(_environ(PATH_INFO="/moto-api/")) is None
+
+
+class FakeConnection:
+    def __init__(self) -> None:
+        self.shut: list[int] = []
+
+    def shutdown(self, how: int) -> None:
+        self.shut.append(how)
+
+
+def test_a_request_for_a_blacked_out_region_is_dropped_before_moto_sees_it():
+    seen = []
+    middleware = Blackout(lambda environ, start_response: seen.append(environ) or [b"answer"])
+    middleware.out.add("us-west-2")
+    connection = FakeConnection()
+    environ = _environ(
+        HTTP_AUTHORIZATION=SIGNED.format(region="us-west-2"), **{"werkzeug.socket": connection}
+    )
+    with pytest.raises(ConnectionAbortedError):
+        middleware(environ, lambda *args: None)
+    assert connection.shut == [socket.SHUT_RDWR]
+    assert seen == []
+
+
+def test_a_request_for_another_region_is_served_during_a_blackout():
+    middleware = Blackout(lambda environ, start_response: [b"answer"])
+    middleware.out.add("us-west-2")
+    environ = _environ(HTTP_AUTHORIZATION=SIGNED.format(region="us-east-1"))
+    assert middleware(environ, lambda *args: None) == [b"answer"]
+
+
+# Through a real moto process, with the local cloud's link
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[tuple[str, MotoLink]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    link = MotoLink()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localcloud.motoserver",
+            "--port",
+            str(port),
+            "--blackout-fd",
+            str(link.child_fd()),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(link.child_fd(),),
+    )
+    link.started()
+    try:
+        assert wait_for(lambda: _accepts(port), timeout=30), "the moto server did not start"
+        yield f"http://127.0.0.1:{port}", link
+    finally:
+        link.close()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _ssm(url: str, region: str):
+    return boto3.client(
+        "ssm",
+        region_name=region,
+        endpoint_url=url,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+
+
+def test_aws_calls_to_a_blacked_out_region_fail_as_an_unreachable_endpoint(moto):
+    url, link = moto
+    _ssm(url, "us-west-2").put_parameter(Name="/p", Value="west", Type="String")
+    link.send("blackout", "us-west-2")
+    try:
+        with pytest.raises(botocore.exceptions.ConnectionClosedError):
+            _ssm(url, "us-west-2").get_parameter(Name="/p")
+        # The other region answers as before.
+        with pytest.raises(_ssm(url, "us-east-1").exceptions.ParameterNotFound):
+            _ssm(url, "us-east-1").get_parameter(Name="/p")
+    finally:
+        link.send("restore", "us-west-2")
+    assert _ssm(url, "us-west-2").get_parameter(Name="/p")["Parameter"]["Value"] == "west"
+
+
+def test_the_link_refuses_an_unknown_command(moto):
+    _, link = moto
+    with pytest.raises(RuntimeError, match="unknown command"):
+        link.send("explode", "us-west-2")
