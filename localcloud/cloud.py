@@ -51,8 +51,13 @@ class LocalCloud:
         state_dir: Path,
         principals: Principals | None = None,
         link: MotoLink | None = None,
+        endpoints: dict[str, str] | None = None,
     ) -> None:
         self.moto_url = moto_url
+        # Each region's own endpoint into moto, which its functions and authorizers call: a
+        # request that is not signed (Cognito's sign-in, a JWKS) is then for that region, as a
+        # call to cognito-idp.<region>.amazonaws.com is (localcloud.motoserver.Blackout).
+        self.endpoints = endpoints or {}
         # Regions blacked out now; moto's process hears of each through `link` (None: no moto
         # process of ours, so AWS calls to a blacked-out region are not dropped).
         self.blackouts = Blackouts()
@@ -223,6 +228,10 @@ class LocalCloud:
 
         return send
 
+    def endpoint(self, region: str) -> str:
+        """The region's own endpoint into moto (see __init__); moto's main one without it."""
+        return self.endpoints.get(region, self.moto_url)
+
     def _environment(self, region: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> dict[str, str]:
         variables = dict((inputs.get("environment") or {}).get("variables") or {})
         return {
@@ -230,7 +239,7 @@ class LocalCloud:
             **variables,
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
-            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ENDPOINT_URL": self.endpoint(region),
             # The execution role's credentials replace these as each worker starts (runner.py).
             **UNENFORCED_CREDENTIALS.environment(),
             "AWS_LAMBDA_FUNCTION_NAME": outputs["name"],
@@ -283,7 +292,7 @@ class LocalCloud:
                     authorizer = gateway.JwtAuthorizer(
                         issuer=jwt_config["issuer"],
                         audiences=list(jwt_config["audiences"]),
-                        jwks_url=f"{self.moto_url}/{pool_id}/.well-known/jwks.json",
+                        jwks_url=f"{self.endpoint(graph.region)}/{pool_id}/.well-known/jwks.json",
                     )
                 key = inputs["routeKey"]
                 method, _, path = key.partition(" ")

@@ -7,8 +7,8 @@ delivery), the Slack stand-in and the front door, writes ``.localcloud/state.jso
 a banner. Ctrl-C stops everything it started.
 
 Ports (``LOCALCLOUD_PORT``, default 4700): site +0, dashboards +1, Slack stand-in +2, control API +3,
-moto +10, then each
-region's user API and Slack API at +21/+22, +31/+32, ...
+moto +10 and each region's endpoint into it +11, +12, ..., then each region's user API and Slack
+API at +21/+22, +31/+32, ...
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ class Ports:
     @property
     def moto(self) -> int:
         return self.base + 10
+
+    def endpoint(self, index: int) -> int:
+        """moto's port for the index-th region's endpoint (``localcloud.motoserver.Blackout``)."""
+        return self.base + 11 + index
 
     def apis(self, index: int) -> dict[str, int]:
         return {"user-http-api": self.base + 21 + 10 * index, "slack-http-api": self.base + 22 + 10 * index}
@@ -159,10 +163,10 @@ class Deployer:
             self.process.communicate()
 
 
-def start_moto(port: int, link: MotoLink) -> subprocess.Popen[bytes]:
+def start_moto(port: int, link: MotoLink, endpoints: dict[str, int]) -> subprocess.Popen[bytes]:
     """moto in its own process: the data plane's threads and moto's then don't share a GIL. It
-    inherits the blackout channel's other end (`link`). Returns at once; ``wait_for_moto``
-    waits for it to listen."""
+    inherits the blackout channel's other end (`link`) and listens on each region's endpoint
+    port too. Returns at once; ``wait_for_moto`` waits for it to listen."""
     with socket.socket() as probe:
         # As the server will: connections closing (TIME_WAIT) don't hold the port, a listener does.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -182,6 +186,7 @@ def start_moto(port: int, link: MotoLink) -> subprocess.Popen[bytes]:
             str(port),
             "--blackout-fd",
             str(link.child_fd()),
+            *(f"--endpoint={region}={endpoint}" for region, endpoint in endpoints.items()),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -211,7 +216,9 @@ def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     link = MotoLink()
-    moto = start_moto(ports.moto, link)
+    regions = stacks()
+    endpoints = {region: ports.endpoint(index) for index, region in enumerate(regions)}
+    moto = start_moto(ports.moto, link, endpoints)
     local = LocalSecrets.generate(ports.slack)
     moto_url = f"http://127.0.0.1:{ports.moto}"
     principals_file = STATE_DIR / "principals.json"
@@ -219,15 +226,14 @@ def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     # own. Each deploys once moto enforces IAM and the stacks before it are done (primary first);
     # it reads the principals file only then.
     deployers = [
-        Deployer(stack, index, ports, moto_url, local, principals_file)
-        for index, stack in enumerate(stacks())
+        Deployer(stack, index, ports, moto_url, local, principals_file) for index, stack in enumerate(regions)
     ]
     try:
         wait_for_moto(moto, ports.moto)
         principals = enforce(moto_url)
         principals.save(principals_file)
         graphs = [deployer.deploy() for deployer in deployers]
-        return _start_plane(ports, moto, link, graphs, local, principals)
+        return _start_plane(ports, moto, link, graphs, local, principals, endpoints)
     except BaseException:
         for deployer in deployers:
             deployer.cancel()
@@ -242,10 +248,12 @@ def _start_plane(
     graphs: list[dict[str, Any]],
     local: LocalSecrets,
     principals: Principals,
+    endpoints: dict[str, int],
 ) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     moto_url = f"http://127.0.0.1:{ports.moto}"
     sign_as(principals.admin)
-    cloud = LocalCloud(graphs, moto_url, STATE_DIR, principals, link)
+    regional = {region: f"http://127.0.0.1:{port}" for region, port in endpoints.items()}
+    cloud = LocalCloud(graphs, moto_url, STATE_DIR, principals, link, regional)
     cloud.start()
     control = f"http://127.0.0.1:{ports.control}"
     cloud.serve(ControlApi(cloud, control), ports.control)

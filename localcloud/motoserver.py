@@ -57,7 +57,7 @@ from moto.core.utils import get_service_model
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server, run_simple
 
 from localcloud import cognito
 from localcloud.iam import authorization
@@ -84,15 +84,20 @@ class Blackout:
     The region is the request's SigV4 credential scope. No principal is exempt, the local cloud's
     admin included: an outage spares no caller, and what the local cloud does as AWS itself in
     that region (replication, event delivery, alarms) stops on its own side. Requests that are
-    not signed are Cognito's public operations (InitiateAuth and the like, by their user pool,
-    app client or access token) and a pool's JWKS (by the pool id in its path)."""
+    not signed are Cognito's public operations (InitiateAuth and the like) and a pool's JWKS:
+    they carry no region, only the endpoint they were sent to does (cognito-idp.<region>.
+    amazonaws.com). So moto also listens on one port per region (``endpoints``), each region's
+    functions and authorizers call it there, and such a request is for the endpoint's region
+    when the pool it names (by id, app client or access token) is there (the primary or its
+    replica), else for the region the pool is in."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], endpoints: dict[int, str] | None = None) -> None:
         self.app = app
         self.out: set[str] = set()
+        self.endpoints = endpoints or {}  # port -> the region whose endpoint it stands for
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if self.out and region_of(environ) in self.out:
+        if self.out and region_of(environ, self._endpoint(environ)) in self.out:
             connection = environ.get("werkzeug.socket")
             if connection is not None:
                 with contextlib.suppress(OSError):  # the client is gone already
@@ -100,6 +105,12 @@ class Blackout:
             # werkzeug takes a ConnectionError as a dropped connection: nothing is written.
             raise ConnectionAbortedError("region blacked out")
         return self.app(environ, start_response)
+
+    def _endpoint(self, environ: dict[str, Any]) -> str | None:
+        try:
+            return self.endpoints.get(int(environ.get("SERVER_PORT") or 0))
+        except ValueError:
+            return None
 
     def listen(self, fd: int) -> None:
         """Apply the parent's commands (``localcloud.blackout.MotoLink``) until it closes."""
@@ -119,19 +130,25 @@ class Blackout:
                 lines.flush()
 
 
-def region_of(environ: dict[str, Any]) -> str | None:
-    """The AWS region a request to moto is for; None when it names none."""
+def region_of(environ: dict[str, Any], endpoint: str | None = None) -> str | None:
+    """The AWS region a request to moto is for; None when it names none. `endpoint`: the region
+    whose endpoint the request was sent to, if it was sent to one (see Blackout)."""
     found = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", "")) or PRESIGNED_SCOPE.search(
         environ.get("QUERY_STRING", "")
     )
     if found:
         return found["region"]
     path = environ.get("PATH_INFO", "")
-    if path.endswith("/.well-known/jwks.json") and (pool := POOL_ID.match(path)):
-        return pool["region"]
+    if path.endswith("/.well-known/jwks.json") and POOL_ID.match(path):
+        return _placed(_pool_regions(path.strip("/").split("/")[0]), endpoint)
     if environ.get("HTTP_X_AMZ_TARGET", "").startswith(COGNITO_TARGET):
-        return _cognito_region(_read_body(environ))
+        return _placed(_cognito_regions(_read_body(environ)), endpoint)
     return None
+
+
+def _placed(regions: list[str], endpoint: str | None) -> str | None:
+    """The endpoint's region when the pool is there, else the first region it is in."""
+    return endpoint if endpoint in regions else next(iter(regions), None)
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -145,12 +162,12 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
-def _cognito_region(raw: bytes) -> str | None:
-    """An unsigned Cognito request's region: its user pool's, found from the pool id, the app
-    client id or the access token it carries."""
+def _cognito_regions(raw: bytes) -> list[str]:
+    """The regions of an unsigned Cognito request's user pool (its primary's and its replicas'),
+    found from the pool id, the access token or the app client id it carries."""
     body = authorization.json_body(raw) or {}
-    if isinstance(pool_id := body.get("UserPoolId"), str) and (pool := POOL_ID.match(pool_id)):
-        return pool["region"]
+    if isinstance(pool_id := body.get("UserPoolId"), str) and POOL_ID.match(pool_id):
+        return _pool_regions(pool_id)
     if isinstance(token := body.get("AccessToken"), str) and token.count(".") == 2:
         try:
             payload = token.split(".")[1]
@@ -158,16 +175,30 @@ def _cognito_region(raw: bytes) -> str | None:
             issuer = str(claims.get("iss", "")).rsplit("/", 1)[-1]
         except ValueError:
             issuer = ""
-        if pool := POOL_ID.match(issuer):
-            return pool["region"]
+        if POOL_ID.match(issuer):
+            return _pool_regions(issuer)
     if isinstance(client_id := body.get("ClientId"), str):
-        from moto.cognitoidp.models import cognitoidp_backends
+        return _regions_where(lambda pools: any(client_id in pool.clients for pool in pools.values()))
+    return []
 
-        for regions in cognitoidp_backends.values():
-            for region, backend in regions.items():
-                if any(client_id in pool.clients for pool in backend.user_pools.values()):
-                    return str(region)
-    return None
+
+def _pool_regions(pool_id: str) -> list[str]:
+    """Where the pool is: its own region (its id's prefix) first, then its replicas' regions."""
+    match = POOL_ID.match(pool_id)
+    home = [match["region"]] if match else []
+    return home + [region for region in _regions_where(lambda pools: pool_id in pools) if region not in home]
+
+
+def _regions_where(holds: Callable[[dict[str, Any]], bool]) -> list[str]:
+    """The regions whose Cognito backend's user pools satisfy `holds`, in moto's order."""
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    return [
+        str(region)
+        for regions in cognitoidp_backends.values()
+        for region, backend in regions.items()
+        if holds(backend.user_pools)
+    ]
 
 
 class SerializedDynamoDB:
@@ -317,6 +348,9 @@ def load_services(dispatcher: DomainDispatcherApplication) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--endpoint", action="append", default=[], metavar="REGION=PORT", help="a region's endpoint port"
+    )
     parser.add_argument("--blackout-fd", type=int, help="the local cloud's blackout channel")
     options = parser.parse_args()
     port = options.port
@@ -327,10 +361,16 @@ def main() -> None:
     authorization.install()
     dispatcher = DomainDispatcherApplication(create_backend_app)
     threading.Thread(target=load_services, args=(dispatcher,), name="load-services", daemon=True).start()
-    blackout = Blackout(SerializedDynamoDB(dispatcher))
+    endpoints = {
+        int(port): region for region, _, port in (value.partition("=") for value in options.endpoint)
+    }
+    blackout = Blackout(SerializedDynamoDB(dispatcher), endpoints)
     if options.blackout_fd is not None:
         threading.Thread(target=blackout.listen, args=(options.blackout_fd,), daemon=True).start()
     app = blackout
+    for endpoint in endpoints:  # listening before the main port is, which the local cloud waits for
+        server = make_server("127.0.0.1", endpoint, app, threaded=True, request_handler=MotoRequestHandler)
+        threading.Thread(target=server.serve_forever, name=f"endpoint-{endpoint}", daemon=True).start()
     run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -81,6 +81,51 @@ def test_an_unsigned_cognito_request_is_in_its_pools_region_by_app_client():
         assert json.loads(environ["wsgi.input"].read())["ClientId"] == client  # type: ignore[attr-defined]
 
 
+def _replicated_pool(replica_region: str) -> tuple[str, str]:
+    """A pool in us-east-1 with a replica in `replica_region` (as localcloud.cognito makes one:
+    the same pool, under its id, in the replica region's backend); its id and app client id."""
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    idp = boto3.client("cognito-idp", region_name="us-east-1")
+    pool = idp.create_user_pool(PoolName="pool")["UserPool"]["Id"]
+    client = idp.create_user_pool_client(UserPoolId=pool, ClientName="app")["UserPoolClient"]["ClientId"]
+    primary = cognitoidp_backends["123456789012"]["us-east-1"].user_pools[pool]
+    cognitoidp_backends["123456789012"][replica_region].user_pools[pool] = primary
+    return pool, client
+
+
+def test_an_unsigned_sign_in_sent_to_a_replicas_endpoint_is_for_the_replicas_region():
+    # Nothing in an unsigned InitiateAuth names a region: the endpoint it went to does.
+    with mock_aws():
+        pool, client = _replicated_pool("us-west-2")
+        sign_in = {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client}
+        assert region_of(_cognito(sign_in), endpoint="us-west-2") == "us-west-2"
+        assert region_of(_cognito(sign_in), endpoint="us-east-1") == "us-east-1"
+        assert region_of(_cognito({"UserPoolId": pool}), endpoint="us-west-2") == "us-west-2"
+        jwks = _environ(PATH_INFO=f"/{pool}/.well-known/jwks.json")
+        assert region_of(jwks, endpoint="us-west-2") == "us-west-2"
+        # Sent to a region where the pool is not: the pool's own region answers, or nobody.
+        assert region_of(_cognito(sign_in), endpoint="eu-west-1") == "us-east-1"
+
+
+def test_a_signed_request_is_for_its_scope_whatever_endpoint_it_was_sent_to():
+    environ = _environ(HTTP_AUTHORIZATION=SIGNED.format(region="us-east-1"))
+    assert region_of(environ, endpoint="us-west-2") == "us-east-1"
+
+
+def test_the_middleware_places_a_request_by_the_port_it_came_in_on():
+    with mock_aws():
+        _, client = _replicated_pool("us-west-2")
+        middleware = Blackout(
+            lambda environ, start_response: [b"answer"], {4711: "us-east-1", 4712: "us-west-2"}
+        )
+        middleware.out.add("us-east-1")
+        sign_in = {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client}
+        assert middleware({**_cognito(sign_in), "SERVER_PORT": "4712"}, lambda *args: None) == [b"answer"]
+        with pytest.raises(ConnectionAbortedError):
+            middleware({**_cognito(sign_in), "SERVER_PORT": "4711"}, lambda *args: None)
+
+
 def test_a_request_naming_no_region_has_none():
     assert region_of(_environ(PATH_INFO="/moto-api/")) is None
 
