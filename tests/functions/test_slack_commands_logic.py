@@ -231,7 +231,8 @@ def test_drill_that_fis_refuses_answers_ephemeral_and_changes_nothing():
 
     assert not reply.in_channel
     assert reply.text == (
-        "Could not start the drill: AWS FIS did not start it (AccessDeniedException). Nothing changed. Please retry."
+        "Could not start the drill: AWS FIS did not start it (AccessDeniedException). "
+        "Nothing changed. Please retry."
     )
     assert store.writes == []
 
