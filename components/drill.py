@@ -28,6 +28,9 @@ from components.function import AppFunction
 DRILL_MINUTES = (1, 5, 10, 15)
 TABLES_TARGET = "Table"
 FUNCTIONS_TARGET = "Functions"
+# A target lists at most 5 resource ARNs (FIS's CreateExperimentTemplate model): the functions are
+# split across targets, each with its own invocation-error action.
+TARGET_ARNS_MAX = 5
 
 
 @dataclass
@@ -155,6 +158,9 @@ class Drill(pulumi.ComponentResource):
     ) -> aws.fis.ExperimentTemplate:
         # ISO 8601, as every FIS action's duration parameter takes it.
         duration = f"PT{minutes}M"
+        chunks = [
+            function_arns[i : i + TARGET_ARNS_MAX] for i in range(0, len(function_arns), TARGET_ARNS_MAX)
+        ]
         return aws.fis.ExperimentTemplate(
             f"{name}-{minutes}m",
             description=f"{args.app}: {args.region} outage drill, {minutes} min",
@@ -168,12 +174,15 @@ class Drill(pulumi.ComponentResource):
                     "resource_arns": [args.table_arn],
                     "selection_mode": "ALL",
                 },
-                {
-                    "name": FUNCTIONS_TARGET,
-                    "resource_type": "aws:lambda:function",
-                    "resource_arns": function_arns,
-                    "selection_mode": "ALL",
-                },
+                *[
+                    {
+                        "name": f"{FUNCTIONS_TARGET}{index}",
+                        "resource_type": "aws:lambda:function",
+                        "resource_arns": chunk,
+                        "selection_mode": "ALL",
+                    }
+                    for index, chunk in enumerate(chunks, start=1)
+                ],
             ],
             actions=[
                 {
@@ -182,18 +191,23 @@ class Drill(pulumi.ComponentResource):
                     "parameters": [{"key": "duration", "value": duration}],
                     "target": {"key": "Tables", "value": TABLES_TARGET},
                 },
-                {
-                    "name": "invocation-errors",
-                    "action_id": "aws:lambda:invocation-error",
-                    "parameters": [
-                        {"key": "duration", "value": duration},
-                        {"key": "invocationPercentage", "value": "100"},
-                        # The handler does not run: nothing is written, as in an outage.
-                        {"key": "preventExecution", "value": "true"},
-                    ],
-                    "target": {"key": "Functions", "value": FUNCTIONS_TARGET},
-                },
+                *[
+                    {
+                        "name": f"invocation-errors-{index}",
+                        "action_id": "aws:lambda:invocation-error",
+                        "parameters": [
+                            {"key": "duration", "value": duration},
+                            {"key": "invocationPercentage", "value": "100"},
+                            # The handler does not run: nothing is written, as in an outage.
+                            {"key": "preventExecution", "value": "true"},
+                        ],
+                        "target": {"key": "Functions", "value": f"{FUNCTIONS_TARGET}{index}"},
+                    }
+                    for index in range(1, len(chunks) + 1)
+                ],
             ],
-            tags={"Name": f"{args.app}-drill-{minutes}m"},
+            # Explicit, not only the provider's default tags: `/chaos drill` may start only templates
+            # tagged with the app (components/slack_api.py).
+            tags={"Name": f"{args.app}-drill-{minutes}m", "app": args.app},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy]),
         )

@@ -11,6 +11,9 @@
   every request queued behind it, got slower as the table grew: clicks went from 31 ms to
   130 ms over 600 clicks. Here a transaction saves only the items it writes and the stream's
   length, and puts them back if it fails.
+- AWS FIS experiments whose state the local FIS (``localcloud.fis``) sets as it runs them: moto
+  would move an experiment on at each GetExperiment. ``POST /_localcloud/fis/experiments`` with
+  ``{"region", "id", "status"}`` sets it (``ExperimentStates``).
 - IAM as AWS authorizes it (``localcloud.iam.authorization``): inert until the local cloud
   turns enforcement on (``localcloud.iam.principals.enforce``).
 - One stream record per item a write changes. moto's update of an absent item (in a transaction
@@ -35,6 +38,8 @@ from typing import Any
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
+from moto.fis.models import fis_backends
+from moto.moto_api import state_manager
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
@@ -56,6 +61,37 @@ class SerializedDynamoDB:
         with self.lock:
             # Consume the response inside the lock: moto does its work while it is produced.
             return list(self.app(environ, start_response))
+
+
+class ExperimentStates:
+    """WSGI middleware: the local FIS sets its experiments' states; everything else goes to moto."""
+
+    PATH = "/_localcloud/fis/experiments"
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        # An experiment stays where it is until the local FIS moves it.
+        state_manager.set_transition(
+            model_name="fis::experiment", transition={"progression": "manual", "times": 2**62}
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != self.PATH or environ.get("REQUEST_METHOD") != "POST":
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        change = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        found = [
+            backend.experiments[change["id"]]
+            for regions in fis_backends.values()
+            for region, backend in regions.items()
+            if region == change["region"] and change["id"] in backend.experiments
+        ]
+        if not found:
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"error": "no such experiment"}']
+        found[0].status = change["status"]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"status": found[0].status}).encode()]
 
 
 def _not_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -166,7 +202,7 @@ def main() -> None:
     transactions_save_only_what_they_touch()
     updates_stream_one_record()
     authorization.install()
-    app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+    app = ExperimentStates(SerializedDynamoDB(DomainDispatcherApplication(create_backend_app)))
     run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -25,6 +25,7 @@ TEMPLATES_MAX_AGE_SECONDS = 300
 # An experiment in these states has not ended (API_ExperimentState: pending, initiating, running,
 # stopping; then completed, stopped, failed or cancelled).
 UNFINISHED = ("pending", "initiating", "running", "stopping")
+LIST_PAGES = 3
 
 
 class FisDrills:
@@ -70,15 +71,24 @@ class FisDrills:
 
     def _unfinished(self, region: str) -> list[Drill]:
         by_template = {template: minutes for minutes, template in self.templates(region).items()}
-        drills = []
-        for template, minutes in by_template.items():
-            summaries = aws.client("fis", region).list_experiments(experimentTemplateId=template)[
-                "experiments"
-            ]
-            drills += [
-                _drill(summary, minutes) for summary in summaries if summary["state"]["status"] in UNFINISHED
-            ]
-        return drills
+        if not by_template:
+            return []
+        # One call for every template (Slack's 3 s budget holds every region's status), a few pages:
+        # FIS keeps ended experiments for 120 days.
+        fis = aws.client("fis", region)
+        summaries: list[dict] = []
+        request: dict[str, str | int] = {"maxResults": 100}
+        for _ in range(LIST_PAGES):
+            page = fis.list_experiments(**request)
+            summaries += page["experiments"]
+            if not page.get("nextToken"):
+                break
+            request["nextToken"] = page["nextToken"]
+        return [
+            _drill(summary, by_template[summary["experimentTemplateId"]])
+            for summary in summaries
+            if summary.get("experimentTemplateId") in by_template and summary["state"]["status"] in UNFINISHED
+        ]
 
 
 def _drill(experiment: dict, minutes: int) -> Drill:

@@ -178,6 +178,27 @@ class ReplicationLog:
 Landed = Callable[[str, str, str, float, float], None]
 
 
+class ReplicationPauses:
+    """The replicas whose replication is paused (AWS FIS's aws:dynamodb:global-table-pause-replication):
+    nothing is replicated to or from them; the changes queue and are applied on resume, in order."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.paused: set[tuple[str, str]] = set()  # (table, region)
+
+    def pause(self, table: str, region: str) -> None:
+        with self.lock:
+            self.paused.add((table, region))
+
+    def resume(self, table: str, region: str) -> None:
+        with self.lock:
+            self.paused.discard((table, region))
+
+    def holds(self, table: str, *regions: str) -> bool:
+        with self.lock:
+            return any((table, region) in self.paused for region in regions)
+
+
 class Replicator:
     """Carries one region's table changes to the other replicas of its global table."""
 
@@ -188,21 +209,34 @@ class Replicator:
         log_: ReplicationLog,
         clients: dict[str, Any],
         landed: Landed | None = None,
+        pauses: ReplicationPauses | None = None,
     ) -> None:
         self.region = region
         self.table = table
         self.log = log_
         self.clients = clients  # region -> dynamodb client
         self.landed = landed  # told of every write that reached a replica (ReplicationLatency)
+        self.pauses = pauses or ReplicationPauses()
         self.pending: deque[Write] = deque()
+        self.held: deque[Write] = deque()  # writes to or from a paused replica, in order
 
     def accept(self, records: list[dict[str, Any]]) -> None:
         for record in records:
             self.pending.extend(self.log.plan(self.region, self.table, record))
 
     def flush(self) -> None:
+        if self.held:
+            # Writes whose replicas are no longer paused go first: they are older than the pending.
+            ready = [
+                write for write in self.held if not self.pauses.holds(self.table, self.region, write.region)
+            ]
+            self.held = deque(w for w in self.held if self.pauses.holds(self.table, self.region, w.region))
+            self.pending.extendleft(reversed(ready))
         while self.pending:
             write = self.pending[0]
+            if self.pauses.holds(self.table, self.region, write.region):
+                self.held.append(self.pending.popleft())
+                continue
             client = self.clients[write.region]
             applied = True
             if write.image is not None:

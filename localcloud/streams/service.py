@@ -14,7 +14,13 @@ from localcloud.poller import Poller
 from localcloud.settings import time_scale
 from localcloud.streams.firehose import DeliveryConfig, FirehoseDelivery
 from localcloud.streams.kinesis import StreamingDestination
-from localcloud.streams.replication import Landed, ReplicationLog, Replicator, global_tables
+from localcloud.streams.replication import (
+    Landed,
+    ReplicationLog,
+    ReplicationPauses,
+    Replicator,
+    global_tables,
+)
 from localcloud.streams.shards import KinesisReader, TableStreamReader
 
 log = logging.getLogger("localcloud.streams")
@@ -67,6 +73,7 @@ class Streams:
         self.moto_url = moto_url
         self.replicas = global_tables(self.graphs)
         self.log = ReplicationLog(self.replicas)
+        self.pauses = ReplicationPauses()  # paused by the local FIS (localcloud.fis)
         self.landed: Landed | None = None  # set before start(): aws_metrics.replication_recorder
         self.scale = time_scale()
         self.tables: list[TableStream] = []
@@ -84,7 +91,7 @@ class Streams:
                 if region in regions:
                     clients = {other: self._client("dynamodb", other) for other in regions if other != region}
                     consumers.setdefault(table, []).append(
-                        Replicator(region, table, self.log, clients, self.landed)
+                        Replicator(region, table, self.log, clients, self.landed, self.pauses)
                     )
             for destination in graph.of_type(DESTINATION):
                 table = destination["inputs"]["tableName"]

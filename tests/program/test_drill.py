@@ -53,9 +53,13 @@ def test_every_drill_pauses_this_regions_replica_and_fails_the_user_route_functi
     for stack, template in templates(graphs):
         graph = graphs[stack]
         targets = {target["name"]: target for target in template["inputs"]["targets"]}
-        actions = {action["actionId"]: action for action in template["inputs"]["actions"]}
-        assert set(actions) == {"aws:dynamodb:global-table-pause-replication", "aws:lambda:invocation-error"}
-        pause = targets[actions["aws:dynamodb:global-table-pause-replication"]["target"]["value"]]
+        actions = template["inputs"]["actions"]
+        assert {a["actionId"] for a in actions} == {
+            "aws:dynamodb:global-table-pause-replication",
+            "aws:lambda:invocation-error",
+        }
+        (pausing,) = [a for a in actions if a["actionId"] == "aws:dynamodb:global-table-pause-replication"]
+        pause = targets[pausing["target"]["value"]]
         assert pause["resourceType"] == "aws:dynamodb:global-table"
         own_table = {r["outputs"]["arn"] for r in graph.of_type("aws:dynamodb/table:Table")} | {
             r["outputs"]["arn"] for r in graph.of_type("aws:dynamodb/tableReplica:TableReplica")
