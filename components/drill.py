@@ -161,51 +161,53 @@ class Drill(pulumi.ComponentResource):
         chunks = [
             function_arns[i : i + TARGET_ARNS_MAX] for i in range(0, len(function_arns), TARGET_ARNS_MAX)
         ]
+        targets: list[aws.fis.ExperimentTemplateTargetArgsDict] = [
+            {
+                "name": TABLES_TARGET,
+                "resource_type": "aws:dynamodb:global-table",
+                "resource_arns": [args.table_arn],
+                "selection_mode": "ALL",
+            }
+        ]
+        actions: list[aws.fis.ExperimentTemplateActionArgsDict] = [
+            {
+                "name": "pause-replication",
+                "action_id": "aws:dynamodb:global-table-pause-replication",
+                "parameters": [{"key": "duration", "value": duration}],
+                "target": {"key": "Tables", "value": TABLES_TARGET},
+            }
+        ]
+        for index, chunk in enumerate(chunks, start=1):
+            target = f"{FUNCTIONS_TARGET}{index}"
+            targets.append(
+                {
+                    "name": target,
+                    "resource_type": "aws:lambda:function",
+                    "resource_arns": chunk,
+                    "selection_mode": "ALL",
+                }
+            )
+            actions.append(
+                {
+                    "name": f"invocation-errors-{index}",
+                    "action_id": "aws:lambda:invocation-error",
+                    "parameters": [
+                        {"key": "duration", "value": duration},
+                        {"key": "invocationPercentage", "value": "100"},
+                        # The handler does not run: nothing is written, as in an outage.
+                        {"key": "preventExecution", "value": "true"},
+                    ],
+                    "target": {"key": "Functions", "value": target},
+                }
+            )
         return aws.fis.ExperimentTemplate(
             f"{name}-{minutes}m",
             description=f"{args.app}: {args.region} outage drill, {minutes} min",
             role_arn=self.role.arn,
             # The experiment stops as soon as the alarm is in ALARM, and does not start while it is.
             stop_conditions=[{"source": "aws:cloudwatch:alarm", "value": args.stop_alarm_arn}],
-            targets=[
-                {
-                    "name": TABLES_TARGET,
-                    "resource_type": "aws:dynamodb:global-table",
-                    "resource_arns": [args.table_arn],
-                    "selection_mode": "ALL",
-                },
-                *[
-                    {
-                        "name": f"{FUNCTIONS_TARGET}{index}",
-                        "resource_type": "aws:lambda:function",
-                        "resource_arns": chunk,
-                        "selection_mode": "ALL",
-                    }
-                    for index, chunk in enumerate(chunks, start=1)
-                ],
-            ],
-            actions=[
-                {
-                    "name": "pause-replication",
-                    "action_id": "aws:dynamodb:global-table-pause-replication",
-                    "parameters": [{"key": "duration", "value": duration}],
-                    "target": {"key": "Tables", "value": TABLES_TARGET},
-                },
-                *[
-                    {
-                        "name": f"invocation-errors-{index}",
-                        "action_id": "aws:lambda:invocation-error",
-                        "parameters": [
-                            {"key": "duration", "value": duration},
-                            {"key": "invocationPercentage", "value": "100"},
-                            # The handler does not run: nothing is written, as in an outage.
-                            {"key": "preventExecution", "value": "true"},
-                        ],
-                        "target": {"key": "Functions", "value": f"{FUNCTIONS_TARGET}{index}"},
-                    }
-                    for index in range(1, len(chunks) + 1)
-                ],
-            ],
+            targets=targets,
+            actions=actions,
             # Explicit, not only the provider's default tags: `/chaos drill` may start only templates
             # tagged with the app (components/slack_api.py).
             tags={"Name": f"{args.app}-drill-{minutes}m", "app": args.app},
