@@ -54,7 +54,7 @@ from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError
 from moto.fis.models import fis_backends
-from moto.iam.access_control import IAMPolicy, IAMRequest, PermissionResult
+from moto.iam.access_control import IAMRequest
 from moto.iam.utils import format_incoming_conditional_values
 from moto.kms.models import kms_backends
 from moto.s3.exceptions import MissingKey
@@ -214,14 +214,14 @@ class Request(IAMRequest):
         if self.condition_values is None:
             self.check_action_permitted(resource)
             return
-        # moto's check_action_permitted, with the request's condition values.
-        permitted = False
-        for document in self._access_key.collect_policies():
-            result = IAMPolicy(document).is_action_permitted(action, resource, None, self.condition_values)
-            if result == PermissionResult.DENIED:
-                self._raise_access_denied()
-            permitted = permitted or result == PermissionResult.PERMITTED
-        if not permitted:
+        # With condition values, the caller's policies are evaluated as AWS does (localcloud.iam.policy):
+        # moto lets a statement whose condition key is missing apply, and denies outright on a mismatch.
+        caller = policy.Caller(account=self.account_id, arn=self._access_key.arn)
+        asked = policy.Request(action, resource, caller, self.condition_values)
+        if (
+            policy.evaluate(self._access_key.collect_policies(), asked, resource_policy=False)
+            is not policy.Decision.ALLOW
+        ):
             self._raise_access_denied()
 
     def _raise_access_denied(self) -> None:
