@@ -16,9 +16,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from aws_lambda_powertools import Logger
 from shared import aws, parameters
 from slack_commands.commands import Drill, DrillError, StoreError
 from slack_commands.store import TIMEOUT_SECONDS, describe, in_parallel
+
+logger = Logger(child=True)
 
 # The templates change only with a deploy.
 TEMPLATES_MAX_AGE_SECONDS = 300
@@ -44,6 +47,7 @@ class FisDrills:
             reason = describe(error.__cause__) if error.__cause__ is not None else type(error).__name__
             if reason == "ParameterNotFound":
                 return {}
+            logger.warning("drill templates unreadable", extra={"region": region, "reason": str(error)})
             raise DrillError(f"`{region}`'s drill templates are unreadable ({reason})") from error
         try:
             published = json.loads(text)
@@ -79,7 +83,12 @@ class FisDrills:
         summaries: list[dict] = []
         request: dict[str, str | int] = {"maxResults": 100}
         for _ in range(LIST_PAGES):
-            page = fis.list_experiments(**request)
+            try:
+                page = fis.list_experiments(**request)
+            except Exception as error:
+                # The AWS message (e.g. AccessDenied on fis:ListExperiments) for operators.
+                logger.warning("drills not listed", extra={"region": region, "reason": str(error)})
+                raise
             summaries += page["experiments"]
             if not page.get("nextToken"):
                 break
