@@ -172,7 +172,7 @@ Drill(
         fault_injection=faults,
         # A dead letter means an accepted click was not stored: the drill must do no such harm. Not
         # the error-rate alarm: the drill raises this region's 5xx rate by design.
-        stop_alarm_arn=monitoring.queue_alarms[0].arn,
+        stop_alarm_arn=monitoring.queue_alarm["dead-letters"].arn,
         parameter_name=f"{drill_prefix}/{region}",
     ),
     tagged,
