@@ -11,8 +11,10 @@ from components.auth import Auth, AuthArgs, issuer_url
 from components.change_archive import ChangeArchive, ChangeArchiveArgs
 from components.data import Data, DataArgs
 from components.dead_letters import DeadLetters, DeadLettersArgs
+from components.drill import Drill, DrillArgs
 from components.events import Events, EventsArgs
 from components.failover import Failover, FailoverArgs
+from components.fault_injection import FaultInjection, FaultInjectionArgs
 from components.function import dependencies_layer
 from components.linking import GlobalPieces, Linking, LinkingArgs, lookup_global, parameter_arn
 from components.monitoring import Monitoring, MonitoringArgs
@@ -31,6 +33,7 @@ chaos_prefix = settings.parameter("chaos")
 chaos_arn = parameter_arn(region, f"{chaos_prefix}/{region}")
 registry_path = settings.parameter("regions")
 registry_arn = parameter_arn(settings.primary_region, registry_path)
+drill_prefix = settings.parameter("drill")
 
 if settings.is_primary:
     auth = Auth(
@@ -63,6 +66,7 @@ else:
         )
 
 static = StaticContent("static", StaticContentArgs(), tagged)
+faults = FaultInjection("fault-injection", FaultInjectionArgs(defaults.architecture), tagged)
 layer = dependencies_layer("dependencies", app, defaults, tagged)
 
 slack = SlackApi(
@@ -77,6 +81,7 @@ slack = SlackApi(
         primary_region=settings.primary_region,
         chaos_parameter_prefix=chaos_prefix,
         registry_path=registry_path,
+        drill_parameter_prefix=drill_prefix,
         dependencies_layer=layer.arn,
     ),
     tagged,
@@ -136,6 +141,7 @@ user_api = UserApi(
         user_pool_region=region if settings.user_pool_replication else settings.primary_region,
         dependencies_layer=layer.arn,
         domain=settings.domain,
+        faults=faults.functions,
     ),
     tagged,
 )
@@ -175,6 +181,21 @@ monitoring = Monitoring(
         secrets_key_arn=slack.secrets_key_arn,
         dependencies_layer=layer.arn,
         dead_letter_queue_arn=dead_letters.queue_arn,
+    ),
+    tagged,
+)
+Drill(
+    "drill",
+    DrillArgs(
+        app=app,
+        region=region,
+        table_arn=pieces.table_arn,
+        functions=list(user_api.functions.values()),
+        fault_injection=faults,
+        # A dead letter means an accepted click was not stored: the drill must do no such harm. Not
+        # the error-rate alarm: the drill raises this region's 5xx rate by design.
+        stop_alarm_arn=monitoring.queue_alarm["dead-letters"].arn,
+        parameter_name=f"{drill_prefix}/{region}",
     ),
     tagged,
 )

@@ -53,6 +53,16 @@ EXCEPTIONS = {
         "needs it to send trace segments when active tracing is on "
         "(https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html#services-xray-permissions)"
     ),
+    "FaultInjectionReadConfigs": (
+        "the FIS Lambda extension reads its fault only while an outage drill runs, and no flow here "
+        "runs one (tests/e2e/test_drill.py does, with every statement in place)"
+    ),
+    "FaultInjectionListConfigs": (
+        "the local extension reads its fault with GetObject only; in AWS the extension lists its "
+        "folder (https://docs.aws.amazon.com/fis/latest/userguide/use-lambda-actions.html)"
+    ),
+    "StartDrillTemplates": "no flow here starts an outage drill (tests/e2e/test_drill.py does)",
+    "StartDrillExperiments": "no flow here starts an outage drill (tests/e2e/test_drill.py does)",
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.fault_injection import FunctionFaults
 from components.iam import assume_role_policy
 from components.packaging import dependencies_archive, function_archive
 from components.powertools import layer_arn
@@ -41,6 +42,8 @@ class AppFunctionArgs:
     user_facing: bool = False
     # SnapStart too (the stack's snapStart): for functions whose cold start someone waits for.
     snap_start: bool = False
+    # Functions AWS FIS's Lambda actions may impair (the drill): the FIS extension and what it needs.
+    faults: FunctionFaults | None = None
 
 
 class AppFunction(pulumi.ComponentResource):
@@ -78,6 +81,7 @@ class AppFunction(pulumi.ComponentResource):
                 "Resource": "*",
             },
             *args.statements,
+            *(args.faults.statements if args.faults is not None else []),
         ]
         if args.on_failure_destination is not None:
             statements.append(
@@ -112,7 +116,11 @@ class AppFunction(pulumi.ComponentResource):
             timeout=args.timeout,
             handler=f"{args.source}.app.handler",
             code=function_archive(args.source, defaults.runtime),
-            layers=[powertools, *args.extra_layers],
+            layers=[
+                powertools,
+                *args.extra_layers,
+                *([args.faults.layer] if args.faults is not None else []),
+            ],
             tracing_config={"mode": "Active"},
             logging_config={"log_format": "Text", "log_group": self.log_group.name},
             reserved_concurrent_executions=defaults.reserved_concurrency if args.user_facing else None,
@@ -126,6 +134,7 @@ class AppFunction(pulumi.ComponentResource):
                     "POWERTOOLS_METRICS_NAMESPACE": args.app,
                     "POWERTOOLS_LOG_LEVEL": "INFO",
                     **args.environment,
+                    **(args.faults.environment if args.faults is not None else {}),
                 }
             },
             # The first invocation runs as the role and logs to the group: both must exist.

@@ -238,6 +238,8 @@ class Monitoring(pulumi.ComponentResource):
             )
             for label, queue_name in args.queues.items()
         ]
+        # By the queue's label (e.g. "dead-letters": the outage drill's stop condition).
+        self.queue_alarm = dict(zip(args.queues, self.queue_alarms, strict=True))
 
         own = {"notifier": self.notifier, "security": self.security}
         function_names = {source: function.name for source, function in {**args.functions, **own}.items()}

@@ -30,6 +30,7 @@ class SlackApiArgs:
     primary_region: str
     chaos_parameter_prefix: str
     registry_path: str
+    drill_parameter_prefix: str
     dependencies_layer: pulumi.Input[str]
 
 
@@ -89,11 +90,17 @@ class SlackApi(pulumi.ComponentResource):
         registry = pulumi.Output.concat(
             "arn:", partition, ":ssm:", args.primary_region, ":", account, ":parameter", args.registry_path
         )
+        # `/chaos drill` starts any region's drill from any region's Slack API: the template ids are
+        # in each region's parameter, the experiments in each region's FIS.
+        drill_any_region = pulumi.Output.concat(
+            "arn:", partition, ":ssm:*:", account, ":parameter", args.drill_parameter_prefix, "/*"
+        )
+        fis_any_region = pulumi.Output.concat("arn:", partition, ":fis:*:", account, ":")
         self.function = AppFunction(
             f"{name}-commands",
             AppFunctionArgs(
                 source="slack_commands",
-                description="Slack /chaos commands: status, fail, recover, errors",
+                description="Slack /chaos commands: status, fail, recover, errors, drill",
                 defaults=args.defaults,
                 app=args.app,
                 timeout=10,
@@ -106,6 +113,7 @@ class SlackApi(pulumi.ComponentResource):
                     "CHAOS_PARAMETER_PREFIX": args.chaos_parameter_prefix,
                     "REGISTRY_PATH": args.registry_path,
                     "PRIMARY_REGION": args.primary_region,
+                    "DRILL_PARAMETER_PREFIX": args.drill_parameter_prefix,
                 },
                 statements=[
                     {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": self.signing_secret.arn},
@@ -116,6 +124,37 @@ class SlackApi(pulumi.ComponentResource):
                         "Resource": chaos_any_region,
                     },
                     {"Effect": "Allow", "Action": "ssm:GetParametersByPath", "Resource": registry},
+                    {
+                        "Sid": "DrillTemplates",
+                        "Effect": "Allow",
+                        "Action": "ssm:GetParameter",
+                        "Resource": drill_any_region,
+                    },
+                    {
+                        # StartExperiment authorizes the template and the experiment it creates; it takes
+                        # no role, so no iam:PassRole (that is CreateExperimentTemplate's):
+                        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_fis.html
+                        # Only this app's templates: the stack provider tags each with the app.
+                        "Sid": "StartDrillTemplates",
+                        "Effect": "Allow",
+                        "Action": "fis:StartExperiment",
+                        "Resource": pulumi.Output.concat(fis_any_region, "experiment-template/*"),
+                        "Condition": {"StringEquals": {"aws:ResourceTag/app": args.app}},
+                    },
+                    {
+                        # The experiment does not exist yet, so it has no tags to match.
+                        "Sid": "StartDrillExperiments",
+                        "Effect": "Allow",
+                        "Action": "fis:StartExperiment",
+                        "Resource": pulumi.Output.concat(fis_any_region, "experiment/*"),
+                    },
+                    {
+                        # ListExperiments names no resource type: AWS requires "*" here.
+                        "Sid": "DrillStatus",
+                        "Effect": "Allow",
+                        "Action": "fis:ListExperiments",
+                        "Resource": "*",
+                    },
                 ],
             ),
             child,

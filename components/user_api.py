@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.fault_injection import FunctionFaults
 from components.function import AppFunction, AppFunctionArgs
 from components.http_api import HttpApi, HttpApiArgs, Route
 from components.settings import CustomDomain, FunctionDefaults, Throttle
@@ -39,6 +40,8 @@ class UserApiArgs:
     # Our layer: its bytecode of the Powertools layer shortens every cold start (packaging).
     dependencies_layer: pulumi.Input[str]
     domain: CustomDomain | None = None
+    # The drill's invocation errors (AWS FIS Lambda actions) reach every user route's function.
+    faults: FunctionFaults | None = None
 
 
 class UserApi(pulumi.ComponentResource):
@@ -69,6 +72,7 @@ class UserApi(pulumi.ComponentResource):
                     extra_layers=[args.dependencies_layer],
                     user_facing=True,
                     snap_start=True,
+                    faults=args.faults,
                 ),
                 child,
             )

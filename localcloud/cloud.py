@@ -25,6 +25,8 @@ from localcloud.cloudwatch.aws_metrics import replication_recorder
 from localcloud.cloudwatch.service import CloudWatch
 from localcloud.control import Conflict
 from localcloud.eventbridge import LambdaTarget, RuleTarget, eventbridge_delivery
+from localcloud.fis.experiments import Experiments
+from localcloud.fis.extension import Extension, location_of
 from localcloud.graph import Graph, Region, RoleClient, aws_client
 from localcloud.httpserver import PooledServer
 from localcloud.iam.deliveries import Deliveries
@@ -33,6 +35,7 @@ from localcloud.logs import LogShipper
 from localcloud.poller import Poller
 from localcloud.runner import FunctionSpec, LocalFunction, Runner, extract, merge_layers
 from localcloud.runtimes import Runtime
+from localcloud.settings import time_scale
 from localcloud.sqs import sqs_event_source
 from localcloud.streams.service import Streams
 
@@ -94,6 +97,13 @@ class LocalCloud:
         )
         self.cloudwatch.gate(self.blackouts.is_out)
         self.streams.landed = replication_recorder(self.cloudwatch.metrics)
+        self.fis = Experiments(
+            list(self.regions),
+            lambda service, region: aws_client(service, region, moto_url),
+            moto_url,
+            self.streams.pauses,
+            time_scale(),
+        )
 
     # Lambda
 
@@ -109,6 +119,8 @@ class LocalCloud:
             runtime = self.runtime(inputs["runtime"])
             extracted = []
             for arn in inputs.get("layers", []):
+                if ":layer:aws-fis-extension-" in arn:
+                    continue  # AWS's FIS Lambda extension: emulated by the runner (localcloud.fis.extension)
                 if arn in layers:
                     extracted.append(extract(ROOT / layers[arn]["inputs"]["code"]["FileArchive"], code_root))
                 else:
@@ -170,6 +182,10 @@ class LocalCloud:
                 shipper.ship_as(spec.log_group, logs)
             function = LocalFunction(spec, shipper.ship, sender)
             function.out = functools.partial(self.blackouts.is_out, graph.region)
+            if (where := location_of(spec.environment)) is not None:
+                # The extension reads its fault as the function's execution role.
+                s3 = self._as_role(spec, "s3") or aws_client("s3", graph.region, self.moto_url)
+                function.extension = Extension(spec.name, *where, s3)
             self.runner.add(function)
             region.functions[spec.source] = function
 
@@ -497,8 +513,10 @@ class LocalCloud:
         for poller in self.pollers:
             poller.start()
         self.cloudwatch.start()
+        self.fis.start()
 
     def stop(self) -> None:
+        self.fis.stop()
         self.cloudwatch.stop()
         for poller in self.pollers:
             poller.stop()

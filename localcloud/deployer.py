@@ -44,6 +44,10 @@ from localcloud.iam.principals import UNENFORCED_CREDENTIALS, Credentials, Princ
 from localcloud.settings import ACCOUNT
 from tools import program
 
+# AWS's public parameters naming the FIS Lambda extension's layer, and a stand-in for AWS's account.
+FIS_EXTENSION_PARAMETERS = "/aws/service/fis/lambda-extension/"
+FIS_EXTENSION_ACCOUNT = "000000000000"
+
 NOT_EMULATED_PREFIXES = ("aws:route53/", "aws:acm/", "aws:cloudtrail/", "awsx:", "aws:xray/")
 
 Handler = Callable[["MotoMocks", str, dict[str, Any]], tuple[str, dict[str, Any]]]
@@ -114,6 +118,15 @@ class MotoMocks(pulumi.runtime.Mocks):
             return {"accountId": identity["Account"], "arn": identity["Arn"], "userId": identity["UserId"]}
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "aws:ssm/getParameter:getParameter" and args.args["name"].startswith(
+            FIS_EXTENSION_PARAMETERS
+        ):
+            # AWS's public parameter naming its FIS Lambda extension layer: the layer is AWS's, not
+            # in moto; the runner emulates the extension (localcloud.fis.extension).
+            name = args.args["name"]
+            layer = name.removeprefix(FIS_EXTENSION_PARAMETERS).split("/")[0].lower()
+            arn = f"arn:aws:lambda:{self.region}:{FIS_EXTENSION_ACCOUNT}:layer:{layer}:1"
+            return {"name": name, "value": arn, "type": "String"}
         if token == "aws:ssm/getParameter:getParameter":
             region = args.args.get("region") or self.region
             parameter = self.client("ssm", region).get_parameter(Name=args.args["name"])["Parameter"]
@@ -372,7 +385,45 @@ def _user(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dic
     return f"{inputs['userPoolId']}/{inputs['username']}", inputs
 
 
-# SSM, SQS, SNS, KMS, EventBridge
+# SSM, SQS, SNS, KMS, EventBridge, FIS
+
+
+@handles("aws:fis/experimentTemplate:ExperimentTemplate")
+def _experiment_template(mocks: MotoMocks, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The template as FIS's CreateExperimentTemplate takes it: actions and targets by name."""
+    actions = {
+        action["name"]: {
+            "actionId": action["actionId"],
+            "parameters": {p["key"]: p["value"] for p in action.get("parameters") or []},
+            **(
+                {"targets": {action["target"]["key"]: action["target"]["value"]}}
+                if action.get("target")
+                else {}
+            ),
+        }
+        for action in inputs["actions"]
+    }
+    targets = {
+        target["name"]: {
+            "resourceType": target["resourceType"],
+            "resourceArns": target.get("resourceArns") or [],
+            "selectionMode": target["selectionMode"],
+        }
+        for target in inputs.get("targets") or []
+    }
+    template = mocks.client("fis").create_experiment_template(
+        clientToken=mocks.physical(name),
+        description=inputs["description"],
+        roleArn=inputs["roleArn"],
+        stopConditions=[
+            {k: v for k, v in c.items() if k in ("source", "value")} for c in inputs["stopConditions"]
+        ],
+        targets=targets,
+        actions=actions,
+        tags=inputs.get("tags") or {},
+    )["experimentTemplate"]
+    arn = f"arn:aws:fis:{mocks.region}:{ACCOUNT}:experiment-template/{template['id']}"
+    return template["id"], {**inputs, "arn": arn}
 
 
 @handles("aws:ssm/parameter:Parameter")

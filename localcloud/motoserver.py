@@ -11,6 +11,9 @@
   every request queued behind it, got slower as the table grew: clicks went from 31 ms to
   130 ms over 600 clicks. Here a transaction saves only the items it writes and the stream's
   length, and puts them back if it fails.
+- AWS FIS experiments whose state the local FIS (``localcloud.fis``) sets as it runs them: moto
+  would move an experiment on at each GetExperiment. ``POST /_localcloud/fis/experiments`` with
+  ``{"region", "id", "status"}`` sets it (``ExperimentStates``).
 - IAM as AWS authorizes it (``localcloud.iam.authorization``): inert until the local cloud
   turns enforcement on (``localcloud.iam.principals.enforce``).
 - moto's folder listed once. To route each request, moto's dispatcher asks whether the request's
@@ -56,6 +59,8 @@ import moto.dynamodb.models as dynamodb_models
 from moto.core.utils import get_service_model
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
+from moto.fis.models import fis_backends
+from moto.moto_api import state_manager
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server, run_simple
 
@@ -216,6 +221,37 @@ class SerializedDynamoDB:
             return list(self.app(environ, start_response))
 
 
+class ExperimentStates:
+    """WSGI middleware: the local FIS sets its experiments' states; everything else goes to moto."""
+
+    PATH = "/_localcloud/fis/experiments"
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        # An experiment stays where it is until the local FIS moves it.
+        state_manager.set_transition(
+            model_name="fis::experiment", transition={"progression": "manual", "times": 2**62}
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != self.PATH or environ.get("REQUEST_METHOD") != "POST":
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        change = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        found = [
+            backend.experiments[change["id"]]
+            for regions in fis_backends.values()
+            for region, backend in regions.items()
+            if region == change["region"] and change["id"] in backend.experiments
+        ]
+        if not found:
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"error": "no such experiment"}']
+        found[0].status = change["status"]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"status": found[0].status}).encode()]
+
+
 def _not_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
     """``copy.deepcopy`` for moto's DynamoDB module, except that a Table is not copied."""
     return value if isinstance(value, Table) else copy.deepcopy(value, memo)
@@ -364,7 +400,7 @@ def main() -> None:
     endpoints = {
         int(port): region for region, _, port in (value.partition("=") for value in options.endpoint)
     }
-    blackout = Blackout(SerializedDynamoDB(dispatcher), endpoints)
+    blackout = Blackout(ExperimentStates(SerializedDynamoDB(dispatcher)), endpoints)
     if options.blackout_fd is not None:
         threading.Thread(target=blackout.listen, args=(options.blackout_fd,), daemon=True).start()
     app = blackout

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud import worker
+from localcloud.fis.extension import Extension
 from localcloud.iam.principals import Credentials, expiring
 from localcloud.scheduler import Scheduler
 from localcloud.settings import time_scale, worker_idle_seconds
@@ -410,6 +411,8 @@ class LocalFunction:
         self.stopped = False  # no snapshot is taken once the function is stopped
         # Whether the function's region is blacked out (set by the local cloud): nothing runs.
         self.out: Callable[[], bool] = lambda: False
+        # The AWS FIS Lambda extension, for a function with a configuration location (localcloud.fis).
+        self.extension: Extension | None = None
 
     def prepare(self) -> None:
         """Take the version's snapshot now, as Lambda does when the version is published; a
@@ -525,6 +528,8 @@ class LocalFunction:
             if current is None:
                 current = self._new_environment()
                 cold_ms = current.cold_start_ms
+            if self.extension is not None and (injected := self.extension.injected_error()) is not None:
+                raise FunctionError(injected)
             give_up_at = None if patience is None else started + patience
             result = current.invoke(event, request_id, give_up_at)
         except _StillRunning as running:

@@ -168,7 +168,7 @@ class SlackStandIn:
             'aria-describedby="usage"></label>'
             '<button type="submit" data-testid="console-send">Send /chaos</button></form>'
             '<p id="usage">status · fail &lt;region&gt; · recover &lt;region&gt; · '
-            "errors &lt;0..1&gt; [region]</p>"
+            "errors &lt;0..1&gt; [region] · drill &lt;region&gt; &lt;minutes&gt;</p>"
             '<p><a href="/inbox">Open the #alerts inbox</a></p>'
             f"{self._outages()}</main>"
         )

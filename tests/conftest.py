@@ -64,6 +64,7 @@ FUNCTION_ENV = {
     "STATIC_BUCKET": BUCKET,
     "CHAOS_PARAMETER_PREFIX": f"/{APP}/chaos",
     "REGISTRY_PATH": f"/{APP}/regions",
+    "DRILL_PARAMETER_PREFIX": f"/{APP}/drill",
     "SLACK_WEBHOOK_PARAMETER": f"/{APP}/slack/webhook-url",
     "SLACK_SIGNING_SECRET_PARAMETER": f"/{APP}/slack/signing-secret",
     "ALLOWED_TEAM_IDS": TEAM_ID,

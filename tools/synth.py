@@ -41,6 +41,16 @@ def _suffix(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:7]
 
 
+# AWS's own public parameters (the FIS Lambda extension's layer ARN) exist in every account.
+PUBLIC_PARAMETERS = "/aws/service/"
+
+
+def public_parameter(name: str, region: str) -> str:
+    """A stand-in for an AWS public parameter's value: a layer ARN in an account of AWS's."""
+    layer = name.removeprefix(PUBLIC_PARAMETERS).split("/")[-2].lower()
+    return f"arn:aws:lambda:{region}:000000000000:layer:{layer}:1"
+
+
 class SynthMocks(pulumi.runtime.Mocks):
     """Fake outputs shaped like AWS's, derived from each resource's logical name."""
 
@@ -73,6 +83,8 @@ class SynthMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"no synth answer for invoke {token}")
 
     def _published(self, name: str) -> str:
+        if name.startswith(PUBLIC_PARAMETERS):
+            return public_parameter(name, self.region)
         key = name.rsplit("/", 1)[-1]
         table = f"{self.project}-table-{_suffix('data-table')}"
         return {

@@ -8,6 +8,7 @@ Heavy modules (botocore) load on first use, inside Slack's 3 s budget.
 Environment:
 - SLACK_SIGNING_SECRET_PARAMETER, ALLOWED_TEAM_IDS (``verify``).
 - CHAOS_PARAMETER_PREFIX, REGISTRY_PATH, PRIMARY_REGION (``store``).
+- DRILL_PARAMETER_PREFIX (``drills``).
 - POWERTOOLS_SERVICE_NAME, AWS_REGION.
 """
 
@@ -25,6 +26,7 @@ from shared.router import Response
 from slack_commands import verify
 
 if TYPE_CHECKING:
+    from slack_commands.drills import FisDrills
     from slack_commands.store import SsmChaosStore
 
 logger = Logger()
@@ -40,6 +42,13 @@ def chaos_store() -> SsmChaosStore:
     return SsmChaosStore()
 
 
+@functools.cache
+def drills() -> FisDrills:
+    from slack_commands.drills import FisDrills
+
+    return FisDrills()
+
+
 @app.post("/slack/commands")
 def slash_command() -> Response:
     from slack_commands import commands
@@ -47,7 +56,7 @@ def slash_command() -> Response:
     form = verify.form_fields(verify.verified_body(app))
     team = verify.require_allowed_team(form.get("team_id"))
     user = form.get("user_name") or form.get("user_id", "")
-    reply = commands.handle(form.get("text", ""), chaos_store(), user=user, team=team)
+    reply = commands.handle(form.get("text", ""), chaos_store(), user=user, team=team, drills=drills())
     return json_response(200, reply.to_slack())
 
 

@@ -13,6 +13,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
@@ -25,6 +26,8 @@ COMMAND = "/chaos"
 # Plain decimals only: float() would also accept "nan", "inf", "1e-1" and "0_5".
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _ECHO_LIMIT = 40
+# Whole minutes, as the drill templates are named; which exist is the region's to say.
+_MINUTES = re.compile(r"[0-9]{1,3}")
 
 
 class StoreError(Exception):
@@ -45,6 +48,32 @@ class ChaosStore(Protocol):
     def write(self, states: Mapping[str, ChaosState]) -> dict[str, StoreError | None]: ...
 
 
+class DrillError(Exception):
+    """A drill could not be started or its templates read; the message is for operators."""
+
+
+@dataclass(frozen=True)
+class Drill:
+    """One AWS FIS experiment of a region's drill templates."""
+
+    experiment_id: str
+    minutes: int
+    status: str
+    started: datetime | None = None
+
+
+class Drills(Protocol):
+    def minutes(self, region: str) -> list[int]:
+        """The drill lengths the region offers; DrillError if they cannot be read."""
+        ...
+
+    def start(self, region: str, minutes: int) -> Drill:
+        """Starts the region's drill of that length; DrillError if it did not start."""
+        ...
+
+    def unfinished(self, regions: Sequence[str]) -> dict[str, list[Drill] | StoreError]: ...
+
+
 class CommandError(ValueError):
     """The command is malformed or names an unknown region; the message says which."""
 
@@ -54,6 +83,7 @@ class Command:
     verb: str
     regions: tuple[str, ...] = ()
     error_rate: float | None = None
+    minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +118,8 @@ def usage(regions: Sequence[str]) -> str:
             f"• `{COMMAND} recover <region>`: bring a failed region back",
             f"• `{COMMAND} errors <0..1> [region]`: probability that POST /click fails "
             "(every region when none is given)",
+            f"• `{COMMAND} drill <region> <minutes>`: an AWS FIS outage drill in a region: its replication "
+            "pauses and its user routes' functions fail for that long",
             f"*Regions:* {', '.join(regions) or 'none deployed'}",
         ]
     )
@@ -109,6 +141,9 @@ def parse(text: str, deployed: Sequence[str]) -> Command:
         _expect_args(verb, args, 1, 2, missing="a rate from 0 to 1")
         regions = (_region(args[1], deployed),) if len(args) == 2 else tuple(deployed)
         return Command(verb, regions=regions, error_rate=_rate(args[0]))
+    if verb == "drill":
+        _expect_args(verb, args, 2, 2, missing="a region and a number of minutes")
+        return Command(verb, regions=(_region(args[0], deployed),), minutes=_minutes(args[1]))
     raise CommandError(f"unknown command `{_echo(words[0])}`.")
 
 
@@ -133,7 +168,15 @@ def _rate(word: str) -> float:
     return float(word)
 
 
-def handle(text: str, store: ChaosStore, *, user: str, team: str) -> Reply:
+def _minutes(word: str) -> int:
+    if not _MINUTES.fullmatch(word) or int(word) == 0:
+        raise CommandError(
+            f"the drill length must be a whole number of minutes, like 5; got `{_echo(word)}`."
+        )
+    return int(word)
+
+
+def handle(text: str, store: ChaosStore, *, user: str, team: str, drills: Drills | None = None) -> Reply:
     """Answer one `/chaos` command from ``user``; invalid commands change nothing."""
     try:
         deployed = store.regions()
@@ -153,18 +196,22 @@ def handle(text: str, store: ChaosStore, *, user: str, team: str) -> Reply:
             "verb": command.verb,
             "regions": list(command.regions),
             "error_rate": command.error_rate,
+            "minutes": command.minutes,
         },
     )
     if command.verb == "help":
         return Reply(usage(deployed))
     if command.verb == "status":
-        return status(store, deployed)
+        return status(store, deployed, drills)
+    if command.verb == "drill":
+        return drill(command, drills, deployed, user=user)
     return change(command, store, deployed, user=user)
 
 
-def status(store: ChaosStore, deployed: Sequence[str]) -> Reply:
+def status(store: ChaosStore, deployed: Sequence[str], drills: Drills | None = None) -> Reply:
     states = store.read(deployed)
-    lines = [_status_line(region, states[region]) for region in deployed]
+    running = drills.unfinished(deployed) if drills is not None and deployed else {}
+    lines = [_status_line(region, states[region]) + _drill_status(running.get(region)) for region in deployed]
     text = "*Chaos status*\n" + "\n".join(lines) if lines else "No regions are deployed."
     return Reply(text, blocks=[section(text)])
 
@@ -176,6 +223,48 @@ def _status_line(region: str, state: ChaosState | StoreError) -> str:
     if state.writer_failure_rate:
         parts.append(f"writer failure rate {_percent(state.writer_failure_rate)}")
     return f"• `{region}`: " + ", ".join(parts)
+
+
+def _drill_status(drills: list[Drill] | StoreError | None) -> str:
+    if isinstance(drills, StoreError):
+        return f"; drills unknown ({drills})"
+    if not drills:
+        return ""
+    return "; " + ", ".join(f"*DRILL {drill.status}*" + _drill_window(drill) for drill in drills)
+
+
+def _drill_window(drill: Drill) -> str:
+    window = f" ({drill.minutes} min, experiment `{drill.experiment_id}`"
+    if drill.started is not None:
+        window += f", until {(drill.started + timedelta(minutes=drill.minutes)):%H:%M} UTC"
+    return window + ")"
+
+
+def drill(command: Command, drills: Drills | None, deployed: Sequence[str], *, user: str) -> Reply:
+    """Start one region's drill; a length the region does not offer, or no start, changes nothing."""
+    (region,) = command.regions
+    minutes = command.minutes or 0
+    if drills is None:
+        return Reply("Drills are not set up in this region's Slack API; nothing changed.")
+    try:
+        offered = drills.minutes(region)
+        if minutes not in offered:
+            lengths = ", ".join(str(length) for length in offered) or "none"
+            return Reply(
+                f"Sorry, `{region}` has no {minutes}-minute drill; its drills last {lengths} minutes. "
+                "Nothing changed."
+            )
+        started = drills.start(region, minutes)
+    except DrillError as error:
+        return Reply(f"Could not start the drill: {error}. Nothing changed. Please retry.")
+    others = [name for name in deployed if name != region]
+    moves = f"the page moves to {', '.join(others)}" if others else "no other region is deployed"
+    text = (
+        f"*{minutes}-minute outage drill started in {region}* (@{escape(user)}, AWS FIS experiment "
+        f"`{escape(started.experiment_id)}`): its user routes' functions fail every invocation and its "
+        f"table replication pauses until the drill ends; {moves}. `{COMMAND} status` shows it."
+    )
+    return Reply(text, blocks=[section(text)], in_channel=True)
 
 
 def change(command: Command, store: ChaosStore, deployed: Sequence[str], *, user: str) -> Reply:

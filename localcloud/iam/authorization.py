@@ -53,6 +53,7 @@ from urllib.parse import urlparse
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError
+from moto.fis.models import fis_backends
 from moto.iam.access_control import IAMRequest
 from moto.iam.utils import format_incoming_conditional_values
 from moto.kms.models import kms_backends
@@ -154,6 +155,24 @@ RESOLVERS: dict[str, Callable[[str, dict[str, Any], str, str], Needs | None]] = 
 }
 
 
+def _fis_start(body: dict[str, Any], region: str, account: str) -> tuple[Needs, dict[str, str]] | None:
+    """StartExperiment on the template and on the experiment it creates, with the template's tags
+    as aws:ResourceTag/<key> (https://docs.aws.amazon.com/service-authorization/latest/reference/list_fis.html).
+    moto checks it against "*" and with no condition values, which no policy naming a template matches."""
+    template_id = body.get("experimentTemplateId")
+    if not isinstance(template_id, str):
+        return None
+    backend = fis_backends[account][region]
+    template = backend.experiment_templates.get(template_id)
+    tags = backend.tagger.get_tag_dict_for_resource(template.arn) if template is not None else {}
+    needed = [
+        ("fis:StartExperiment", f"arn:aws:fis:{region}:{account}:experiment-template/{template_id}"),
+        # The experiment's id is not known before it is created: any experiment of the region.
+        ("fis:StartExperiment", f"arn:aws:fis:{region}:{account}:experiment/*"),
+    ]
+    return needed, {f"aws:ResourceTag/{key}": value for key, value in tags.items()}
+
+
 def json_body(raw: bytes) -> dict[str, Any] | None:
     """A JSON request's members; None for a body that is not a JSON object (moto's validation
     answers it)."""
@@ -188,10 +207,22 @@ class Request(IAMRequest):
     """moto's IAM request, checked against several (action, resource) pairs, with AWS's error."""
 
     resource = "*"
+    condition_values: dict[str, str] | None = None  # context keys AWS gives the policies' conditions
 
     def check(self, action: str, resource: str) -> None:
         self._action, self.resource = action, resource
-        self.check_action_permitted(resource)
+        if self.condition_values is None:
+            self.check_action_permitted(resource)
+            return
+        # With condition values, the caller's policies are evaluated as AWS does (localcloud.iam.policy):
+        # moto lets a statement whose condition key is missing apply, and denies outright on a mismatch.
+        caller = policy.Caller(account=self.account_id, arn=self._access_key.arn)
+        asked = policy.Request(action, resource, caller, self.condition_values)
+        if (
+            policy.evaluate(self._access_key.collect_policies(), asked, resource_policy=False)
+            is not policy.Decision.ALLOW
+        ):
+            self._raise_access_denied()
 
     def _raise_access_denied(self) -> None:
         message = (
@@ -245,7 +276,10 @@ def _authorize(self: Any, resource: str = "*") -> None:
         account_id=self.current_account,
         method=self.method,
         path=path,
-        data=self.data,
+        # A request without a body (a GET): moto signs its data (the query, else its headers) as
+        # a form body, so every such REST request (FIS ListExperiments, Lambda ListFunctions)
+        # failed its signature. The query is in the path.
+        data={} if self.method in ("GET", "HEAD", "DELETE") and not self.raw_body else self.data,
         body=self.raw_body,
         headers=self.headers,
         action=self._get_action(),
@@ -256,6 +290,12 @@ def _authorize(self: Any, resource: str = "*") -> None:
     if "X-Amz-Target" in self.headers:
         body = json_body(self.raw_body)  # parsed once, for the resources and the keys it names
         required = needs(service, action, body, request._region, self.current_account)
+    elif (
+        service == "fis" and action == "StartExperiment" and (started := json_body(self.raw_body)) is not None
+    ):
+        resolved = _fis_start(started, request._region, self.current_account)
+        if resolved is not None:
+            required, request.condition_values = resolved
     for needed_action, arn in [(request._action, resource)] if required is None else required:
         request.check(needed_action, arn)
     if service == "ssm" and body is not None:

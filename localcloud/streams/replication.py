@@ -194,6 +194,27 @@ class ReplicationLog:
 Landed = Callable[[str, str, str, float, float], None]
 
 
+class ReplicationPauses:
+    """The replicas whose replication is paused (AWS FIS's aws:dynamodb:global-table-pause-replication):
+    nothing is replicated to or from them; the changes queue and are applied on resume, in order."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.paused: set[tuple[str, str]] = set()  # (table, region)
+
+    def pause(self, table: str, region: str) -> None:
+        with self.lock:
+            self.paused.add((table, region))
+
+    def resume(self, table: str, region: str) -> None:
+        with self.lock:
+            self.paused.discard((table, region))
+
+    def holds(self, table: str, *regions: str) -> bool:
+        with self.lock:
+            return any((table, region) in self.paused for region in regions)
+
+
 class Replicator:
     """Carries one region's table changes to the other replicas of its global table: in order for
     each receiving region, each region's queue apart, so one region out holds up no other."""
@@ -206,6 +227,7 @@ class Replicator:
         clients: dict[str, Any],
         landed: Landed | None = None,
         out: Callable[[str], bool] = lambda region: False,
+        pauses: ReplicationPauses | None = None,
     ) -> None:
         self.region = region
         self.table = table
@@ -213,6 +235,7 @@ class Replicator:
         self.clients = clients  # region -> dynamodb client
         self.landed = landed  # told of every write that reached a replica (ReplicationLatency)
         self.out = out  # whether a region is blacked out: its writes wait
+        self.pauses = pauses or ReplicationPauses()  # FIS's paused replicas: their writes wait too
         self.lock = threading.Lock()
         self.pending: dict[str, deque[Write]] = {other: deque() for other in clients}
 
@@ -228,11 +251,11 @@ class Replicator:
             return len(self.pending.get(region, ()))
 
     def flush(self) -> None:
-        """Make every waiting write whose region is up; the first failure is raised after the
-        other regions' queues were tried (the failed write stays first in its queue)."""
+        """Make every waiting write whose region is up and not paused; the first failure is raised
+        after the other regions' queues were tried (the failed write stays first in its queue)."""
         failure: Exception | None = None
         for region, queue in self.pending.items():
-            if self.out(region):
+            if self._waits(region):
                 continue
             try:
                 self._drain(region, queue)
@@ -241,9 +264,14 @@ class Replicator:
         if failure is not None:
             raise failure
 
+    def _waits(self, region: str) -> bool:
+        """Whether writes to `region` wait: it is blacked out, or replication to it or from this
+        region is paused (a paused replica neither receives nor sends)."""
+        return self.out(region) or self.pauses.holds(self.table, self.region, region)
+
     def _drain(self, region: str, queue: deque[Write]) -> None:
         client = self.clients[region]
-        while queue and not self.out(region):
+        while queue and not self._waits(region):
             write = queue[0]
             applied = True
             if write.image is not None:

@@ -20,7 +20,13 @@ from localcloud.poller import Poller
 from localcloud.settings import time_scale
 from localcloud.streams.firehose import DeliveryConfig, FirehoseDelivery
 from localcloud.streams.kinesis import StreamingDestination
-from localcloud.streams.replication import Landed, ReplicationLog, Replicator, global_tables
+from localcloud.streams.replication import (
+    Landed,
+    ReplicationLog,
+    ReplicationPauses,
+    Replicator,
+    global_tables,
+)
 from localcloud.streams.shards import KinesisReader, TableStreamReader
 
 log = logging.getLogger("localcloud.streams")
@@ -84,6 +90,7 @@ class Streams:
         self.moto_url = moto_url
         self.replicas = global_tables(self.graphs)
         self.log = ReplicationLog(self.replicas)
+        self.pauses = ReplicationPauses()  # paused by the local FIS (localcloud.fis)
         self.landed: Landed | None = None  # set before start(): aws_metrics.replication_recorder
         self.blackouts = blackouts or Blackouts()
         self.scale = time_scale()
@@ -128,7 +135,7 @@ class Streams:
                     # repaired in this region's table (ReplicationLog.plan).
                     clients = {other: self._client("dynamodb", other) for other in regions}
                     replicator = Replicator(
-                        region, table, self.log, clients, self.landed, self.blackouts.is_out
+                        region, table, self.log, clients, self.landed, self.blackouts.is_out, self.pauses
                     )
                     self.replicators.append(replicator)
                     consumers.setdefault(table, []).append(replicator)

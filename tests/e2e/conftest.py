@@ -34,15 +34,20 @@ def _wait_for_state(path: Path, process: subprocess.Popen[str]) -> dict[str, Any
     raise TimeoutError(f"the local cloud was not ready within {READY_TIMEOUT} s")
 
 
-@pytest.fixture(scope="session")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    state_dir = tmp_path_factory.mktemp("localcloud")
+@contextlib.contextmanager
+def running_cloud(state_dir: Path, port: int, env: dict[str, str] | None = None) -> Iterator[Cloud]:
+    """A local cloud on its own ports and state directory until the block ends (then Ctrl-C)."""
     log = (state_dir / "localcloud.log").open("w")
-    env = {**os.environ, "LOCALCLOUD_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"}
+    environment = {
+        **os.environ,
+        "LOCALCLOUD_STATE_DIR": str(state_dir),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "localcloud", "--port", str(PORT_BASE)],
+        [sys.executable, "-m", "localcloud", "--port", str(port)],
         cwd=ROOT,
-        env=env,
+        env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
@@ -63,6 +68,12 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             log.close()
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    with running_cloud(tmp_path_factory.mktemp("localcloud"), PORT_BASE) as running:
+        yield running
 
 
 def _assert_no_process_left(group: int) -> None:

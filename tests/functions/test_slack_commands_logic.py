@@ -197,3 +197,69 @@ def test_backticks_in_echoed_input_cannot_break_out_of_the_code_span():
     assert "unknown region `x" in reply.text
     assert "`*y*`" not in reply.text
     assert "<!here>" not in reply.text
+
+
+class FakeDrills:
+    def __init__(self, offered=(1, 5), *, start_error=None, unfinished=None):
+        self.offered = list(offered)
+        self.start_error = start_error
+        self.started = []
+        self._unfinished = unfinished or {}
+
+    def minutes(self, region):
+        return self.offered
+
+    def start(self, region, minutes):
+        from slack_commands.commands import Drill
+
+        if self.start_error:
+            raise self.start_error
+        self.started.append((region, minutes))
+        return Drill(experiment_id="EXP1", minutes=minutes, status="initiating")
+
+    def unfinished(self, regions):
+        return {region: self._unfinished.get(region, []) for region in regions}
+
+
+def test_drill_that_fis_refuses_answers_ephemeral_and_changes_nothing():
+    from slack_commands.commands import DrillError, handle
+
+    store = FakeStore()
+    drills = FakeDrills(start_error=DrillError("AWS FIS did not start it (AccessDeniedException)"))
+
+    reply = handle("drill us-west-2 5", store, user="bob", team="T0001", drills=drills)
+
+    assert not reply.in_channel
+    assert reply.text == (
+        "Could not start the drill: AWS FIS did not start it (AccessDeniedException). "
+        "Nothing changed. Please retry."
+    )
+    assert store.writes == []
+
+
+def test_drill_names_every_other_region_the_page_moves_to():
+    from slack_commands.commands import handle
+
+    drills = FakeDrills()
+
+    reply = handle("drill us-west-2 1", FakeStore(), user="bob", team="T0001", drills=drills)
+
+    assert drills.started == [("us-west-2", 1)]
+    assert "the page moves to eu-west-1, us-east-1" in reply.text
+
+
+def test_status_shows_when_a_running_drill_ends():
+    from datetime import UTC, datetime
+
+    from slack_commands.commands import Drill, handle
+
+    started = datetime(2026, 12, 2, 1, 58, tzinfo=UTC)
+    drills = FakeDrills(unfinished={"us-west-2": [Drill("EXP9", 5, "running", started)]})
+
+    reply = handle("status", FakeStore(), user="bob", team="T0001", drills=drills)
+
+    assert (
+        "• `us-west-2`: ok, error rate 0%; *DRILL running* (5 min, experiment `EXP9`, until 02:03 UTC)"
+        in reply.text
+    )
+    assert "DRILL" not in reply.text.replace("`us-west-2`: ok, error rate 0%; *DRILL", "")

@@ -407,3 +407,58 @@ def test_a_trust_policy_with_an_external_id_trusts_its_service_only_with_that_id
     assert not authorization.trusts(
         document, "", "lambda.amazonaws.com", ACCOUNT, {"sts:ExternalId": ACCOUNT}
     )
+
+
+def _drill_starter(cloud: principals.Principals) -> tuple[Any, dict[str, str]]:
+    """A role that may start only templates tagged app=app (as the Slack function's), and a tagged
+    and an untagged template."""
+    iam = boto3.client("iam", region_name=REGION, **cloud.admin.client_options())
+    iam.create_role(RoleName="starter", AssumeRolePolicyDocument=_trust("lambda.amazonaws.com"))
+    iam.put_role_policy(
+        RoleName="starter",
+        PolicyName="starter",
+        PolicyDocument=_policy(
+            {
+                "Effect": "Allow",
+                "Action": "fis:StartExperiment",
+                "Resource": f"arn:aws:fis:*:{ACCOUNT}:experiment-template/*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/app": "app"}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": "fis:StartExperiment",
+                "Resource": f"arn:aws:fis:*:{ACCOUNT}:experiment/*",
+            },
+            {"Effect": "Allow", "Action": "fis:ListExperiments", "Resource": "*"},
+        ),
+    )
+    admin = boto3.client("fis", region_name=REGION, **cloud.admin.client_options())
+    templates = {}
+    for name, tags in (("tagged", {"app": "app"}), ("untagged", {})):
+        templates[name] = admin.create_experiment_template(
+            clientToken=name,
+            description=name,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/firehose",
+            stopConditions=[{"source": "none"}],
+            actions={"wait": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}}},
+            tags=tags,
+        )["experimentTemplate"]["id"]
+    return _role(cloud, "starter").client("fis"), templates
+
+
+def test_start_experiment_is_authorized_on_the_template_with_its_tags(cloud: principals.Principals) -> None:
+    fis, templates = _drill_starter(cloud)
+
+    started = fis.start_experiment(clientToken="one", experimentTemplateId=templates["tagged"])
+
+    assert started["experiment"]["experimentTemplateId"] == templates["tagged"]
+    assert len(fis.list_experiments()["experiments"]) == 1
+
+
+def test_start_experiment_of_a_template_without_the_tag_is_denied(cloud: principals.Principals) -> None:
+    fis, templates = _drill_starter(cloud)
+
+    error = _error(fis.start_experiment, clientToken="two", experimentTemplateId=templates["untagged"])
+
+    assert error["Code"] in ("AccessDeniedException", "AccessDenied", "403")
+    assert fis.list_experiments()["experiments"] == []

@@ -250,6 +250,7 @@ def _request_url(session: Any, service: str, region: str) -> tuple[str, str]:
         "dynamodb": ("put_item", {"TableName": "t", "Item": {"pk": {"S": "x"}}}),
         "events": ("put_events", {"Entries": [{"Source": "s", "DetailType": "d", "Detail": "{}"}]}),
         "cognito-idp": ("initiate_auth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "c"}),
+        "fis": ("list_experiments", {}),
     }[service]
     try:
         getattr(client, operation[0])(**operation[1])

@@ -33,6 +33,16 @@ EXCEPTIONS = [
         _only_actions("xray:PutTraceSegments", "xray:PutTelemetryRecords"),
         "X-Ray has no resource-level permissions: AWS requires Resource '*'",
     ),
+    PolicyException(
+        "iam-wildcard-resource",
+        _only_actions("fis:ListExperiments"),
+        "fis:ListExperiments names no resource type (Service Authorization Reference): Resource '*'",
+    ),
+    PolicyException(
+        "iam-wildcard-resource",
+        _only_actions("tag:GetResources"),
+        "FIS resolves targets with tag:GetResources, which has no resource-level permissions",
+    ),
 ]
 
 
