@@ -32,7 +32,11 @@ tagged = pulumi.ResourceOptions(providers=[stack_provider(app, region)])
 chaos_prefix = settings.parameter("chaos")
 chaos_arn = parameter_arn(region, f"{chaos_prefix}/{region}")
 registry_path = settings.parameter("regions")
-registry_arn = parameter_arn(settings.primary_region, registry_path)
+# The registry in the primary region, and in a secondary its own copy (components.linking), which
+# the functions read through the primary's outage.
+registry_arns = [
+    parameter_arn(name, registry_path) for name in dict.fromkeys((settings.primary_region, region))
+]
 drill_prefix = settings.parameter("drill")
 
 if settings.is_primary:
@@ -81,6 +85,7 @@ slack = SlackApi(
         primary_region=settings.primary_region,
         chaos_parameter_prefix=chaos_prefix,
         registry_path=registry_path,
+        registry_arns=registry_arns,
         drill_parameter_prefix=drill_prefix,
         dependencies_layer=layer.arn,
     ),
@@ -132,7 +137,7 @@ user_api = UserApi(
         chaos_parameter_prefix=chaos_prefix,
         chaos_parameter_arn=chaos_arn,
         registry_path=registry_path,
-        registry_arn=registry_arn,
+        registry_arns=registry_arns,
         primary_region=settings.primary_region,
         user_pool_id=pieces.user_pool_id,
         client_id=pieces.client_id,

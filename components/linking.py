@@ -7,6 +7,11 @@ previews and diffs.
   ``/<app>/global/...`` in the primary region; secondary stacks look them up.
 - Every stack registers its public endpoints at ``/<app>/regions/<region>`` in the primary
   region, where the `/config` endpoint and the Slack commands find every deployed region.
+- A secondary stack also keeps a copy of the registry in its own region: its own entry and the
+  primary's (read when it deploys), under the same path. The functions read it when the primary
+  region does not answer, so `/config`, the page and `/chaos status` work through the primary's
+  outage. It holds what the stack knows: another secondary registered after it is missing there
+  until it deploys again (README, Known limits).
 """
 
 from __future__ import annotations
@@ -127,6 +132,21 @@ class Linking(pulumi.ComponentResource):
             description=f"Public endpoints of {settings.region}",
             opts=child,
         )
+        if not settings.is_primary:
+            primary = settings.parameter("regions", settings.primary_region)
+            try:
+                primary_endpoints = aws.ssm.get_parameter(name=primary, region=settings.primary_region).value
+            except Exception as error:  # noqa: BLE001 - a failed invoke arrives as a plain Exception
+                raise _lookup_failure(primary, settings.primary_region, str(error)) from None
+            for region, value in ((settings.region, endpoints), (settings.primary_region, primary_endpoints)):
+                aws.ssm.Parameter(
+                    f"{name}-registry-copy-{region}",
+                    name=settings.parameter("regions", region),
+                    type="String",
+                    insecure_value=value,
+                    description=f"Public endpoints of {region}, this region's copy of the registry",
+                    opts=child,
+                )
         self.register_outputs({"registration": self.registration.name})
 
 

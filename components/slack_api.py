@@ -30,6 +30,7 @@ class SlackApiArgs:
     primary_region: str
     chaos_parameter_prefix: str
     registry_path: str
+    registry_arns: Sequence[pulumi.Input[str]]  # the primary's registry, and this region's copy
     drill_parameter_prefix: str
     dependencies_layer: pulumi.Input[str]
 
@@ -87,9 +88,6 @@ class SlackApi(pulumi.ComponentResource):
         chaos_any_region = pulumi.Output.concat(
             "arn:", partition, ":ssm:*:", account, ":parameter", args.chaos_parameter_prefix, "/*"
         )
-        registry = pulumi.Output.concat(
-            "arn:", partition, ":ssm:", args.primary_region, ":", account, ":parameter", args.registry_path
-        )
         # `/chaos drill` starts any region's drill from any region's Slack API: the template ids are
         # in each region's parameter, the experiments in each region's FIS.
         drill_any_region = pulumi.Output.concat(
@@ -123,7 +121,7 @@ class SlackApi(pulumi.ComponentResource):
                         "Action": ["ssm:GetParameter", "ssm:PutParameter"],
                         "Resource": chaos_any_region,
                     },
-                    {"Effect": "Allow", "Action": "ssm:GetParametersByPath", "Resource": registry},
+                    {"Effect": "Allow", "Action": "ssm:GetParametersByPath", "Resource": args.registry_arns},
                     {
                         "Sid": "DrillTemplates",
                         "Effect": "Allow",

@@ -3,6 +3,7 @@ custom domain (TLS 1.2, regional endpoint, certificate validated in Route 53).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -30,7 +31,7 @@ class UserApiArgs:
     chaos_parameter_prefix: str
     chaos_parameter_arn: pulumi.Input[str]
     registry_path: str
-    registry_arn: pulumi.Input[str]
+    registry_arns: Sequence[pulumi.Input[str]]  # the primary's registry, and this region's copy
     primary_region: str
     user_pool_id: pulumi.Input[str]
     client_id: pulumi.Input[str]
@@ -54,7 +55,7 @@ class UserApi(pulumi.ComponentResource):
         read_registry = {
             "Effect": "Allow",
             "Action": "ssm:GetParametersByPath",
-            "Resource": args.registry_arn,
+            "Resource": args.registry_arns,
         }
         chaos_env = {"CHAOS_PARAMETER_PREFIX": args.chaos_parameter_prefix}
         registry_env = {"REGISTRY_PATH": args.registry_path, "PRIMARY_REGION": args.primary_region}

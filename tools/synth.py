@@ -86,6 +86,14 @@ class SynthMocks(pulumi.runtime.Mocks):
         if name.startswith(PUBLIC_PARAMETERS):
             return public_parameter(name, self.region)
         key = name.rsplit("/", 1)[-1]
+        if name == f"/{self.project}/regions/{key}":  # a region's registry entry, as it registers it
+            return json.dumps(
+                {
+                    "api": f"https://user-api.execute-api.{key}.amazonaws.com",
+                    "slackApi": f"https://slack-api.execute-api.{key}.amazonaws.com",
+                },
+                sort_keys=True,
+            )
         table = f"{self.project}-table-{_suffix('data-table')}"
         return {
             "user-pool-id": f"{self.primary_region}_Synth0000",

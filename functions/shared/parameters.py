@@ -2,18 +2,23 @@
 
 What Powertools' parameters utility does for this app, without its ``import boto3`` (tens of
 milliseconds of every cold start): values are cached for ``max_age`` seconds, so the hot path
-of a warm container makes no SSM call, and a failed read raises ParameterError.
+of a warm container makes no SSM call, and a failed read raises ParameterError. A read may
+instead fall back to the value it last read when SSM cannot answer (``stale_if_error``): for
+values that change rarely, such as the region registry, which lives in the primary region and
+must stay readable through that region's outage.
 
 Environment: AWS_REGION (``shared.aws``), the default region of every read.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from shared import aws
 
+logger = logging.getLogger(__name__)
 _cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
 
 
@@ -31,12 +36,27 @@ def get(name: str, *, max_age: float, decrypt: bool = False, region: str | None 
     return str(_store(key, response["Parameter"]["Value"], max_age))
 
 
-def by_path(path: str, *, max_age: float, region: str | None = None) -> dict[str, str]:
-    """Every parameter directly under ``path``, by its name relative to the path."""
+def by_path(
+    path: str, *, max_age: float, region: str | None = None, stale_if_error: float = 0
+) -> dict[str, str]:
+    """Every parameter directly under ``path``, by its name relative to the path. When the read
+    fails, the value last read is returned instead if it expired less than ``stale_if_error``
+    seconds ago (logged)."""
     key = ("path", path, region or aws.region())
     cached = _fresh(key)
     if cached is not None:
         return dict(cached)
+    try:
+        return _read_path(key, path, max_age)
+    except ParameterError as error:
+        entry = _cache.get(key)
+        if entry is None or time.monotonic() - entry[0] >= stale_if_error:
+            raise
+        logger.warning("serving parameters read before: %s", error, extra={"path": path, "region": key[2]})
+        return dict(entry[1])
+
+
+def _read_path(key: tuple[Any, ...], path: str, max_age: float) -> dict[str, str]:
     prefix = path.rstrip("/") + "/"
     found: dict[str, str] = {}
     request: dict[str, Any] = {"Path": path, "Recursive": False}

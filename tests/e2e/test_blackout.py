@@ -140,3 +140,45 @@ def _health(cloud: Cloud, region: str) -> int:
         return http("GET", f"{cloud.api(region)}/health", timeout=5).status
     except OSError:
         return 0
+
+
+def test_a_blacked_out_primary_leaves_sign_ins_and_clicks_to_us_west_2(cloud):
+    """Issue 13, acceptance 1 and 2 for the primary: us-east-1 (and its user pool) goes dark."""
+    user = cloud.new_user()
+    signed_in = cloud.token(EAST, user)  # before the outage, through the primary
+    assert click(cloud, EAST, signed_in) == 200
+    cloud.wait_for_views(signed_in, 1)
+
+    reply = control(cloud, "POST", f"/regions/{EAST}/blackout")
+    assert reply.status == 200, reply.body
+    try:
+        assert refuses_connections(f"{cloud.api(EAST)}/health")
+        # A user already signed in keeps clicking through us-west-2, with no error.
+        assert [click(cloud, WEST, signed_in) for _ in range(CLICKS_DURING_OUTAGE)] == [
+            200
+        ] * CLICKS_DURING_OUTAGE
+        # A new sign-in through us-west-2 succeeds (its login function signs in against the
+        # pool's replica there) and its token works there.
+        fresh = cloud.token(WEST, user)
+        assert (
+            http("GET", f"{cloud.api(WEST)}/hello", headers={"authorization": f"Bearer {fresh}"}).status
+            == 200
+        )
+        assert click(cloud, WEST, fresh) == 200
+        # The other region's /chaos status reports the outage.
+        status = cloud.slack(WEST, "status").json()
+        assert "`us-east-1`: unknown (ConnectionClosedError)" in status["body"]["text"], status
+        expected = 1 + CLICKS_DURING_OUTAGE + 1
+        assert wait_for(lambda: cloud.views(WEST, signed_in) == expected, timeout=30), cloud.views(
+            WEST, signed_in
+        )
+    finally:
+        reply = control(cloud, "POST", f"/regions/{EAST}/restore")
+    assert reply.status == 200, reply.body
+    assert wait_for(lambda: _health(cloud, EAST) == 200, timeout=RESTORE_WITHIN_S), (
+        f"{EAST} was not healthy within {RESTORE_WITHIN_S} s of the restore"
+    )
+    # The primary's counts include every click made while it was out (the backlog drained).
+    assert wait_for(lambda: cloud.views(EAST, signed_in) == expected, timeout=RESTORE_WITHIN_S), cloud.views(
+        EAST, signed_in
+    )

@@ -226,11 +226,32 @@ def test_each_stack_registers_its_endpoints_in_the_primary_region(graph):
         p
         for p in graph.of_type("aws:ssm/parameter:Parameter")
         if p["inputs"]["name"] == f"/{PROJECT}/regions/{graph.stack}"
+        and p["inputs"].get("region") == "us-east-1"
     ]
     assert len(registration) == 1
-    assert registration[0]["inputs"]["region"] == "us-east-1"
     endpoints = json.loads(registration[0]["inputs"]["insecureValue"])
     assert endpoints["api"].startswith("https://") and endpoints["slackApi"].startswith("https://")
+
+
+def test_a_secondary_keeps_its_own_copy_of_the_registry_with_its_entry_and_the_primarys(graph):
+    """Read by its functions when the primary region does not answer (shared.registry)."""
+    copies = {
+        p["inputs"]["name"].rsplit("/", 1)[-1]: p["inputs"]
+        for p in graph.of_type("aws:ssm/parameter:Parameter")
+        if p["inputs"]["name"].startswith(f"/{PROJECT}/regions/") and p["inputs"].get("region") is None
+    }
+    if graph.stack == "us-east-1":
+        assert copies == {}
+        return
+    assert sorted(copies) == ["us-east-1", graph.stack]
+    (own,) = [
+        p["inputs"]
+        for p in graph.of_type("aws:ssm/parameter:Parameter")
+        if p["inputs"]["name"] == f"/{PROJECT}/regions/{graph.stack}"
+        and p["inputs"].get("region") == "us-east-1"
+    ]
+    assert copies[graph.stack]["insecureValue"] == own["insecureValue"]
+    assert json.loads(copies["us-east-1"]["insecureValue"])["api"].startswith("https://")
 
 
 def test_with_a_custom_domain_each_region_registers_its_own_execute_api_url(featured):
@@ -240,6 +261,7 @@ def test_with_a_custom_domain_each_region_registers_its_own_execute_api_url(feat
             p
             for p in graph.of_type("aws:ssm/parameter:Parameter")
             if p["inputs"]["name"].startswith(f"/{PROJECT}/regions/")
+            and p["inputs"].get("region") == "us-east-1"
         ]
         region = registration["inputs"]["name"].rsplit("/", 1)[-1]
         api = json.loads(registration["inputs"]["insecureValue"])["api"]
