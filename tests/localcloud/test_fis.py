@@ -4,14 +4,16 @@ action durations, and the FIS Lambda extension's reading of its fault."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from waiting import wait_for
 
 from localcloud.fis.experiments import duration_seconds
-from localcloud.fis.extension import INVOCATION_ERROR, Extension, Fault, location_of
+from localcloud.fis.extension import INVOCATION_ERROR, POLL_SECONDS, Extension, Fault, location_of
 from localcloud.streams.replication import ReplicationLog, ReplicationPauses, Replicator
 
 EAST, WEST, EU = "us-east-1", "us-west-2", "eu-west-1"
@@ -125,3 +127,31 @@ def test_extension_lets_the_invocation_run_without_a_fault_or_after_it_ended():
 def test_a_function_without_a_configuration_location_has_no_extension():
     assert location_of({}) is None
     assert location_of({"AWS_FIS_CONFIGURATION_LOCATION": json.dumps("s3://bucket/FisConfigs/")}) is None
+
+
+class SlowS3(FakeS3):
+    """Reads wait until released: a read on the invocation's path would hang the test."""
+
+    def __init__(self, objects: dict[str, bytes]) -> None:
+        super().__init__(objects)
+        self.released = threading.Event()
+        self.released.set()
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        assert self.released.wait(10), "the read was never released"
+        return super().get_object(Bucket, Key)
+
+
+def test_after_the_first_invocation_the_extension_reads_its_fault_in_the_background():
+    s3 = SlowS3({})
+    bucket, folder = location_of({"AWS_FIS_CONFIGURATION_LOCATION": "arn:aws:s3:::config-bucket/FisConfigs/"})
+    polling = Extension("user-health", bucket, folder, s3)
+    assert polling.injected_error() is None  # the first read, at the first invocation
+    s3.objects["FisConfigs/user-health.json"] = fault(time.time() + 60)
+    s3.released.clear()
+    polling.read_at = time.monotonic() - POLL_SECONDS  # the next poll is due
+    started = time.monotonic()
+    assert polling.injected_error() is None  # answered from what was read, the read under way
+    assert time.monotonic() - started < 5
+    s3.released.set()
+    assert wait_for(lambda: polling.injected_error() is not None, timeout=10)
