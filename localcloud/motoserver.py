@@ -359,21 +359,20 @@ def modules_listed_once() -> None:
     moto_backends.list_of_moto_modules = lambda: listed
 
 
-# moto's apps for the services the local cloud calls (apigateway's also serves apigatewayv2),
-# in the order the first deployment meets them, and the botocore names of their models.
-APPS = (
-    "iam", "sts", "kms", "logs", "s3", "sqs", "sns", "dynamodb", "dynamodbstreams", "kinesis",
-    "firehose", "ssm", "events", "cognitoidp", "awslambda", "apigateway", "cloudwatch",
-)  # fmt: skip
-MODELS = (
+# The services the local cloud calls, by botocore's names, in the order the first deployment
+# meets them.
+SERVICES = (
     "iam", "sts", "kms", "logs", "s3", "sqs", "sns", "dynamodb", "dynamodbstreams", "kinesis",
     "firehose", "ssm", "events", "cognito-idp", "lambda", "apigatewayv2", "cloudwatch",
 )  # fmt: skip
+# moto's app where it is named otherwise (apigateway's also serves apigatewayv2).
+APP_OF = {"cognito-idp": "cognitoidp", "lambda": "awslambda", "apigatewayv2": "apigateway"}
 
 
 def load_services(dispatcher: DomainDispatcherApplication) -> None:
     """What moto would load at each service's first request, loaded now (see above)."""
-    for app, model in zip(APPS, MODELS, strict=True):
+    for model in SERVICES:
+        app = APP_OF.get(model, model)
         instance = create_backend_app(app)  # type: ignore[arg-type]
         with dispatcher.lock:
             dispatcher.app_instances.setdefault(app, instance)

@@ -8,19 +8,16 @@ import base64
 import io
 import json
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
-from conftest import ROOT, _accepts
 from moto import mock_aws
-from waiting import wait_for
 
 from localcloud.blackout import MotoLink
+from localcloud.main import start_moto, wait_for_moto
 from localcloud.motoserver import Blackout, region_of
 
 SIGNED = (
@@ -168,24 +165,9 @@ def moto() -> Iterator[tuple[str, MotoLink]]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     link = MotoLink()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "localcloud.motoserver",
-            "--port",
-            str(port),
-            "--blackout-fd",
-            str(link.child_fd()),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        pass_fds=(link.child_fd(),),
-    )
-    link.started()
+    server = start_moto(port, link, {})
     try:
-        assert wait_for(lambda: _accepts(port), timeout=30), "the moto server did not start"
+        wait_for_moto(server, port)
         yield f"http://127.0.0.1:{port}", link
     finally:
         link.close()
