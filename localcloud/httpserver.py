@@ -47,7 +47,9 @@ WRITE_BUFFER_BYTES = 64 * 1024
 STOP_SECONDS = 5.0
 
 
-class _Handler(WSGIRequestHandler):
+class KeepAliveHandler(WSGIRequestHandler):
+    """werkzeug's request handler with the keep-alive described above."""
+
     protocol_version = "HTTP/1.1"
     timeout = IDLE_SECONDS  # socketserver's per-connection socket timeout: stalled or idle
     # A buffered writer: werkzeug writes a response's headers and its body apart and flushes after
@@ -124,8 +126,10 @@ class _Body(LimitedStream):
 class PooledServer(BaseWSGIServer):
     multithread = True
 
-    def __init__(self, port: int, app: Any, workers: int = WORKERS) -> None:
-        super().__init__("127.0.0.1", port, app, handler=_Handler)
+    def __init__(
+        self, port: int, app: Any, workers: int = WORKERS, handler: type[KeepAliveHandler] = KeepAliveHandler
+    ) -> None:
+        super().__init__("127.0.0.1", port, app, handler=handler)
         self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"http-{port}")
         self._changed = threading.Condition()

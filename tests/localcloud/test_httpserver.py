@@ -106,7 +106,7 @@ def test_no_more_requests_are_served_at_once_than_the_pool_has_threads(serve):
 
 
 def test_a_client_that_stops_mid_request_gives_its_thread_back(serve, monkeypatch):
-    monkeypatch.setattr(httpserver._Handler, "timeout", 0.3)
+    monkeypatch.setattr(httpserver.KeepAliveHandler, "timeout", 0.3)
     app = App()
     app.release.set()
     server = serve(app, workers=1)
@@ -142,7 +142,7 @@ def test_a_large_body_the_app_leaves_unread_closes_the_connection(serve):
 
 
 def test_a_kept_connection_idle_past_the_idle_timeout_is_closed(serve, monkeypatch):
-    monkeypatch.setattr(httpserver._Handler, "timeout", 0.3)
+    monkeypatch.setattr(httpserver.KeepAliveHandler, "timeout", 0.3)
     app = App()
     app.release.set()
     server = serve(app)
