@@ -3,12 +3,13 @@
 runtime's Python with the packages a worker gets (``localcloud.runtimes``): the function's zip
 with its bytecode, its layers and the runtime's boto3.
 
-Each round runs the baseline, then every function once, so machine noise hits all alike; a
-function's ratio in a round is its time over that round's baseline, and the figure reported is
-the median over rounds. Each function runs in a fresh ``python -c`` with exactly its Lambda
-environment and code paths (``FunctionSpec``), imports its handler, answers one realistic
-event (``probes``: built by the local gateway itself for API routes, so the event is the one
-the gateway would send) and then, still warm, times further direct handler calls.
+Each round runs every function once, each right after a baseline of its own, so the two see the
+same moment's machine load; a function's ratio in a round is its time over the baseline run just
+before it, and the figure reported is the median over rounds. Each function runs in a fresh
+``python -c`` with exactly its Lambda environment and code paths (``FunctionSpec``), imports its
+handler, answers one realistic event (``probes``: built by the local gateway itself for API
+routes, so the event is the one the gateway would send) and then, still warm, times further
+direct handler calls.
 
 SnapStart (``snapstart``): each function with SnapStart is snapshotted once as the local cloud
 does (``localcloud.runner``: a worker initialized, its before-snapshot hooks run), then restored
@@ -536,20 +537,19 @@ def run(
     for index in range(-1, rounds):
         requests = probes(cloud, state)
         warm_now = max(0, min(per_round, warm_calls - index * per_round)) if index >= 0 else 0
-        baseline_sample = spawn(reference, baseline=True)
-        baseline = baseline_sample.cold_ms
         for name in functions:
+            # Each start right after a baseline of its own: the two see the same moment's load.
+            baseline = spawn(reference, baseline=True)
             spec = local.functions[name].spec
             sample = spawn(spec, requests[name].invocation(local), warm_now)
             check(name, sample)
             if index < 0:
                 continue
+            baselines.append(baseline.cold_ms)
             cold[name].append(sample.cold_ms)
-            ratios[name].append(sample.cold_ms / baseline)
-            cpu_ratios[name].append(sample.answer["cpuMs"] / baseline_sample.answer["cpuMs"])
+            ratios[name].append(sample.cold_ms / baseline.cold_ms)
+            cpu_ratios[name].append(sample.answer["cpuMs"] / baseline.answer["cpuMs"])
             warm[name].extend(sample.warm_ms)
-        if index >= 0:
-            baselines.append(baseline)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _commit(),

@@ -102,8 +102,9 @@ def render(data: dict[str, Any]) -> str:
         "",
         f"Fresh interpreter to first response, median of {cold['rounds']} rounds after one warm-up round; "
         f"baseline: a fresh interpreter running `import boto3`, {cold['baseline']['ms']:.0f} ms (median), "
-        "measured in every round. "
-        "The ratio is the median of the per-round ratios; the target is on it. "
+        "run right before each function's start in every round. "
+        "A round's ratio is the start's time over that baseline's; the ratio is the median over the "
+        "rounds, and the target is on it. "
         "CPU ratio: the same for the interpreter's CPU time to its first response, which leaves out "
         "waits (AWS calls) and moves far less with the machine's load. "
         "Both run as a worker does: "
