@@ -12,6 +12,7 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import pulumi
@@ -34,6 +35,31 @@ USERNAME_PATTERN = re.compile(r"^[\w.@+-]{1,128}$")
 # https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-settings-policies.html
 PASSWORD_SYMBOLS = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-"  # noqa: S105 - a character set, not a password
 PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 12, 256
+# The primary when `primaryRegion` is not set and `regions` comes from the stack files: fixed, so
+# adding a stack file never moves the primary.
+DEFAULT_PRIMARY = "us-east-1"
+# Where the program lives when no Pulumi engine says (tools.program runs it under mocks).
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def project_regions(project_dir: Path | None = None) -> tuple[str, ...]:
+    """The regions with a stack file (``Pulumi.<region>.yaml``) beside Pulumi.yaml, sorted: each
+    stack is named for its region, so adding a region is adding its stack file."""
+    if project_dir is None:
+        # The engine's project root; under mocks the runtime holds a placeholder there.
+        engine_root = Path(pulumi.get_root_directory() or PROJECT_DIR)
+        project_dir = engine_root if (engine_root / "Pulumi.yaml").is_file() else PROJECT_DIR
+    stack_files = project_dir.glob("Pulumi.*.yaml")
+    names = (path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in stack_files)
+    return tuple(sorted(name for name in names if REGION_PATTERN.match(name)))
+
+
+def default_primary(regions: tuple[str, ...], explicit: bool) -> str | None:
+    """`primaryRegion`'s default: the first of an explicit `regions`, else us-east-1 if it is one of
+    them (None: it must be set)."""
+    if explicit:
+        return regions[0]
+    return DEFAULT_PRIMARY if DEFAULT_PRIMARY in regions else None
 
 
 class ConfigError(pulumi.RunError):
@@ -187,8 +213,11 @@ class _Reader:
         return raw
 
 
-def load(config: pulumi.Config | None = None, stack: str | None = None) -> Settings:
-    """Read and check every key; raise ConfigError on the first bad one."""
+def load(
+    config: pulumi.Config | None = None, stack: str | None = None, project_dir: Path | None = None
+) -> Settings:
+    """Read and check every key; raise ConfigError on the first bad one. `project_dir` holds the
+    stack files (default: the engine's project root, else this program's folder)."""
     config = config or pulumi.Config()
     stack = stack or pulumi.get_stack()
     read = _Reader(config, stack)
@@ -203,11 +232,24 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
             f"config aws:region is {region!r} but the stack is named {stack!r}: each stack is named for its "
             f"region. Fix: pulumi config set aws:region {stack} --stack {stack}"
         )
-    regions = read.string_list(
-        "regions", ("us-east-1", "us-west-2"), REGION_PATTERN, '\'["us-east-1","us-west-2"]\''
-    )
+    # By default every region with a stack file, and this one (its config may live elsewhere).
+    found = tuple(sorted({*project_regions(project_dir), region}))
+    explicit = config.get("regions") is not None
+    regions = read.string_list("regions", found, REGION_PATTERN, f"'{json.dumps(list(found))}'")
+    primary_default = default_primary(regions, explicit)
+    if primary_default is None and config.get("primaryRegion") is None:
+        raise read.fail(
+            "primaryRegion",
+            f"is not set and {DEFAULT_PRIMARY} has no stack file, so no region of {list(regions)} is the "
+            "primary by default",
+            regions[0],
+        )
     primary_region = read.value(
-        "primaryRegion", regions[0], _region, "must be an AWS region name such as us-east-1", regions[0]
+        "primaryRegion",
+        primary_default or regions[0],
+        _region,
+        "must be an AWS region name such as us-east-1",
+        primary_default or regions[0],
     )
     if primary_region not in regions:
         raise read.fail(

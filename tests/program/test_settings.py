@@ -79,6 +79,54 @@ def test_secondary_stack_is_not_primary():
     assert settings("us-west-2").is_primary is False
 
 
+def project_with(tmp_path, *regions: str):
+    """A project folder holding a stack file for each region, as `pulumi stack init` leaves it."""
+    (tmp_path / "Pulumi.yaml").write_text(f"name: {PROJECT}\n")
+    for region in regions:
+        (tmp_path / f"Pulumi.{region}.yaml").write_text(f"config:\n  aws:region: {region}\n")
+    return tmp_path
+
+
+def test_regions_default_to_the_stack_files_and_the_primary_stays_us_east_1(tmp_path):
+    project = project_with(tmp_path, "us-east-1", "us-west-2", "eu-west-1")
+    configure("eu-west-1")
+    loaded = load(pulumi.Config(PROJECT), "eu-west-1", project)
+    assert loaded.regions == ("eu-west-1", "us-east-1", "us-west-2")
+    assert (loaded.primary_region, loaded.is_primary) == ("us-east-1", False)
+
+
+def test_a_stack_without_a_stack_file_is_one_of_the_regions(tmp_path):
+    # Its config may live elsewhere (--stack-file, the service): this stack is deployed all the same.
+    configure("eu-west-1")
+    loaded = load(pulumi.Config(PROJECT), "eu-west-1", project_with(tmp_path, "us-east-1", "us-west-2"))
+    assert loaded.regions == ("eu-west-1", "us-east-1", "us-west-2")
+
+
+def test_stack_files_that_name_no_region_are_not_regions(tmp_path):
+    project = project_with(tmp_path, "us-east-1")
+    (project / "Pulumi.dev.yaml").write_text("config: {}\n")
+    configure()
+    assert load(pulumi.Config(PROJECT), "us-east-1", project).regions == ("us-east-1",)
+
+
+def test_explicit_regions_override_the_stack_files_and_lead_with_the_primary(tmp_path):
+    configure("eu-west-1", regions='["eu-west-1","us-west-2"]')
+    loaded = load(pulumi.Config(PROJECT), "eu-west-1", project_with(tmp_path, "us-east-1", "us-west-2"))
+    assert (loaded.regions, loaded.primary_region) == (("eu-west-1", "us-west-2"), "eu-west-1")
+
+
+def test_without_a_us_east_1_stack_file_the_primary_must_be_set(tmp_path):
+    configure("eu-west-1")
+    with pytest.raises(ConfigError) as caught:
+        load(pulumi.Config(PROJECT), "eu-west-1", project_with(tmp_path, "eu-west-1", "ap-south-1"))
+    message = str(caught.value)
+    assert f"config {PROJECT}:primaryRegion is not set and us-east-1 has no stack file" in message
+    assert message.endswith(f"pulumi config set {PROJECT}:primaryRegion ap-south-1 --stack eu-west-1")
+    configure("eu-west-1", primaryRegion="eu-west-1")
+    loaded = load(pulumi.Config(PROJECT), "eu-west-1", project_with(tmp_path, "eu-west-1", "ap-south-1"))
+    assert (loaded.primary_region, loaded.is_primary) == ("eu-west-1", True)
+
+
 @pytest.mark.parametrize(
     ("values", "key", "problem", "fix"),
     [
