@@ -38,6 +38,11 @@ PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 12, 256
 # The primary when `primaryRegion` is not set and `regions` comes from the stack files: fixed, so
 # adding a stack file never moves the primary.
 DEFAULT_PRIMARY = "us-east-1"
+# Cognito allows "at most one secondary replica in an additional Region per user directory"
+# (https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-multi-region.html, Limitations):
+# the replica's region when `userPoolReplicaRegion` is not set and `regions` comes from the stack files,
+# fixed for the same reason as the primary.
+DEFAULT_REPLICA = "us-west-2"
 # Where the program lives when no Pulumi engine says (tools.program runs it under mocks).
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -120,9 +125,19 @@ class Settings:
     deletion_protection: bool
     audit_trail: bool
     archive_retention_days: int
-    # Cognito multi-Region replication: a replica of the user pool in every other region, each
-    # region's login signing in against its own; off keeps the pool in the primary region only.
+    # Cognito multi-Region replication: the user pool's one replica (AWS allows one) in
+    # `user_pool_replica_region`, whose login signs in there; the other regions' sign in against the
+    # primary. Off keeps the pool in the primary region only.
     user_pool_replication: bool = True
+    user_pool_replica_region: str | None = None
+
+    @property
+    def user_pool_region(self) -> str:
+        """Where this region's login signs in: its own pool (the primary's or the replica), else the
+        primary's."""
+        if self.region in (self.primary_region, self.user_pool_replica_region):
+            return self.region
+        return self.primary_region
 
     @property
     def is_primary(self) -> bool:
@@ -358,6 +373,9 @@ def load(
             secret=True,
         )
 
+    replication = read.boolean("userPoolReplication", True)
+    replica_region = _replica_region(read, regions, primary_region, explicit) if replication else None
+
     return Settings(
         app=config.name,
         region=region,
@@ -381,8 +399,43 @@ def load(
         deletion_protection=read.boolean("deletionProtection", True),
         audit_trail=read.boolean("auditTrail", False),
         archive_retention_days=read.integer("archiveRetentionDays", 365, 1, 3650),
-        user_pool_replication=read.boolean("userPoolReplication", True),
+        user_pool_replication=replication,
+        user_pool_replica_region=replica_region,
     )
+
+
+def _replica_region(read: _Reader, regions: tuple[str, ...], primary: str, explicit: bool) -> str | None:
+    """The one region of the user pool's replica: `userPoolReplicaRegion`, else us-west-2 if it is a
+    secondary (the first secondary of an explicit `regions`); None with no secondary."""
+    secondaries = [region for region in regions if region != primary]
+    if not secondaries:
+        return None
+    if explicit:
+        default: str | None = secondaries[0]
+    else:
+        default = DEFAULT_REPLICA if DEFAULT_REPLICA in secondaries else None
+    if default is None and read.config.get("userPoolReplicaRegion") is None:
+        raise read.fail(
+            "userPoolReplicaRegion",
+            f"is not set and {DEFAULT_REPLICA} has no stack file: Cognito allows one replica of the user "
+            f"pool, in one of {secondaries} (or pulumi config set "
+            f"{read.config.name}:userPoolReplication false)",
+            secondaries[0],
+        )
+    replica = read.value(
+        "userPoolReplicaRegion",
+        default or secondaries[0],
+        _region,
+        "must be an AWS region name such as us-west-2",
+        default or secondaries[0],
+    )
+    if replica not in secondaries:
+        raise read.fail(
+            "userPoolReplicaRegion",
+            f"is {replica!r}, which is not one of the secondary regions {secondaries}",
+            secondaries[0],
+        )
+    return replica
 
 
 def _region(raw: str) -> str:

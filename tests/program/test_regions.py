@@ -113,3 +113,25 @@ def test_adding_a_stack_file_asks_the_existing_stacks_for_no_change_but_these(wi
         if stack == "us-west-2":
             expected.add(("create", "aws:ssm/parameter:Parameter"))
         assert {(step.action, step.type) for step in changed} == expected, stack
+
+
+def test_the_user_pools_one_replica_stays_in_us_west_2_and_the_new_region_signs_in_at_the_primary(
+    with_stack_file,
+):
+    """Cognito allows one secondary replica per user pool (components.settings)."""
+    for stack, graph in with_stack_file.items():
+        replicas = [
+            r
+            for r in graph["resources"]
+            if r["type"] == "pulumi-python:dynamic:Resource" and r["inputs"].get("kind") == "UserPoolReplica"
+        ]
+        assert [r["inputs"]["regionName"] for r in replicas] == (
+            ["us-west-2"] if stack == "us-west-2" else []
+        )
+        (login,) = [
+            r
+            for r in graph["resources"]
+            if r["type"] == "aws:lambda/function:Function" and r["inputs"]["handler"] == "login.app.handler"
+        ]
+        expected = "us-west-2" if stack == "us-west-2" else "us-east-1"
+        assert login["inputs"]["environment"]["variables"]["USER_POOL_REGION"] == expected, stack
