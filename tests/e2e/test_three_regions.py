@@ -17,6 +17,7 @@ from .cloud import PORT_BASE, Cloud, http, wait_for
 from .conftest import running_cloud
 from .test_blackout import RESTORE_WITHIN_S, click, control, refuses_connections
 from .test_blackout import _health as health
+from .test_blackout import _served_by_front_door as served_by_front_door
 
 pytestmark = pytest.mark.e2e
 EAST, WEST, EU = "us-east-1", "us-west-2", "eu-west-1"
@@ -55,6 +56,9 @@ def test_a_listed_stack_without_a_stack_file_runs_as_a_third_region(three):
     pool = http("GET", f"{three.api(EAST)}/config").json()["cognito"]["userPoolId"]
     replicas = three.aws("cognito-idp", EAST).list_user_pool_replicas(UserPoolId=pool)["UserPoolReplicas"]
     assert [(r["RegionName"], r["Role"]) for r in replicas] == [(EAST, "PRIMARY"), (WEST, "SECONDARY")]
+    # The Slack console offers each region's blackout.
+    console = http("GET", three.state["slack"]["console"]).body.decode()
+    assert all(f'data-testid="outage-blackout-{region}"' in console for region in REGIONS)
     user = three.new_user()
     for region in REGIONS:
         token = three.token(region, user)
@@ -90,6 +94,8 @@ def _outage(cloud: Cloud, out: str) -> None:
     assert reply.status == 200, reply.body
     try:
         assert refuses_connections(f"{cloud.api(out)}/health")
+        # The front door (a Route 53 latency record with health checks) sends everyone to a live region.
+        assert wait_for(lambda: served_by_front_door(cloud) in live, timeout=30), served_by_front_door(cloud)
         for region in live:
             assert [click(cloud, region, signed_in) for _ in range(CLICKS_PER_REGION)] == [
                 200
