@@ -406,14 +406,11 @@ def load(
 
 def _replica_region(read: _Reader, regions: tuple[str, ...], primary: str, explicit: bool) -> str | None:
     """The one region of the user pool's replica: `userPoolReplicaRegion`, else us-west-2 if it is a
-    secondary (the first secondary of an explicit `regions`); None with no secondary."""
+    secondary, else the first secondary of an explicit `regions`; None with no secondary."""
     secondaries = [region for region in regions if region != primary]
     if not secondaries:
         return None
-    if explicit:
-        default: str | None = secondaries[0]
-    else:
-        default = DEFAULT_REPLICA if DEFAULT_REPLICA in secondaries else None
+    default = DEFAULT_REPLICA if DEFAULT_REPLICA in secondaries else (secondaries[0] if explicit else None)
     if default is None and read.config.get("userPoolReplicaRegion") is None:
         raise read.fail(
             "userPoolReplicaRegion",

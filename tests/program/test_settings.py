@@ -140,6 +140,13 @@ def test_the_user_pools_one_replica_stays_in_us_west_2_when_a_third_region_is_ad
         assert (loaded.user_pool_replica_region, loaded.user_pool_region) == ("us-west-2", signs_in_at), stack
 
 
+def test_the_replica_stays_in_us_west_2_whatever_the_order_of_an_explicit_regions():
+    configure("eu-west-1", regions='["us-east-1","eu-west-1","us-west-2"]')
+    assert settings("eu-west-1").user_pool_replica_region == "us-west-2"
+    configure("eu-west-1", regions='["us-east-1","eu-west-1"]')
+    assert settings("eu-west-1").user_pool_replica_region == "eu-west-1"
+
+
 def test_the_replica_region_can_be_set_to_another_secondary(tmp_path):
     project = project_with(tmp_path, "us-east-1", "us-west-2", "eu-west-1")
     configure("eu-west-1", userPoolReplicaRegion="eu-west-1")
