@@ -58,8 +58,9 @@ else:
     primary = lookup_global(settings)
     data = Data("data", DataArgs(settings.deletion_protection, primary.table_arn, primary.table_name), tagged)
     pieces = GlobalPieces(primary.user_pool_id, primary.client_id, data.table_name, data.table_arn)
-    if settings.user_pool_replication:
-        # Created from this stack, in the pool's region, so a new region is still one stack file.
+    if settings.user_pool_replica_region == region:
+        # Created from this stack, in the pool's region. Cognito allows one replica: the other
+        # secondaries sign in against the primary's pool (components.settings).
         UserPoolReplica(
             "user-pool-replica",
             primary.user_pool_id,
@@ -143,7 +144,7 @@ user_api = UserApi(
         client_id=pieces.client_id,
         # Tokens from either region's pool carry the one multi-Region issuer when it is replicated.
         issuer=issuer_url(settings.primary_region, pieces.user_pool_id, settings.user_pool_replication),
-        user_pool_region=region if settings.user_pool_replication else settings.primary_region,
+        user_pool_region=settings.user_pool_region,
         dependencies_layer=layer.arn,
         domain=settings.domain,
         faults=faults.functions,

@@ -10,8 +10,13 @@ previews and diffs.
 - A secondary stack also keeps a copy of the registry in its own region: its own entry and the
   primary's (read when it deploys), under the same path. The functions read it when the primary
   region does not answer, so `/config`, the page and `/chaos status` work through the primary's
-  outage. It holds what the stack knows: another secondary registered after it is missing there
-  until it deploys again (README, Known limits).
+  outage.
+- A secondary also writes its own entry into every other secondary's copy (in that region), so a
+  region added later appears in the copies of those deployed before it without deploying them
+  again. Each parameter has one owner whatever the order of deployments: an entry is written by
+  its own region's stack, except the primary's entry in a copy, which that copy's stack reads from
+  the registry when it deploys. A new region's own copy lacks the secondaries deployed before it
+  until they deploy again (README, Known limits).
 """
 
 from __future__ import annotations
@@ -147,6 +152,19 @@ class Linking(pulumi.ComponentResource):
                     description=f"Public endpoints of {region}, this region's copy of the registry",
                     opts=child,
                 )
+            # SSM parameters are regional: each one names the region it is written in (pulumi-aws 7's
+            # per-resource region, through this stack's one provider).
+            for other in settings.regions:
+                if other not in (settings.region, settings.primary_region):
+                    aws.ssm.Parameter(
+                        f"{name}-registry-entry-{other}",
+                        name=settings.parameter("regions", settings.region),
+                        type="String",
+                        insecure_value=endpoints,
+                        region=other,
+                        description=f"Public endpoints of {settings.region}, in {other}'s registry copy",
+                        opts=child,
+                    )
         self.register_outputs({"registration": self.registration.name})
 
 

@@ -12,6 +12,7 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import pulumi
@@ -34,6 +35,36 @@ USERNAME_PATTERN = re.compile(r"^[\w.@+-]{1,128}$")
 # https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-settings-policies.html
 PASSWORD_SYMBOLS = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-"  # noqa: S105 - a character set, not a password
 PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 12, 256
+# The primary when `primaryRegion` is not set and `regions` comes from the stack files: fixed, so
+# adding a stack file never moves the primary.
+DEFAULT_PRIMARY = "us-east-1"
+# Cognito allows "at most one secondary replica in an additional Region per user directory"
+# (https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-multi-region.html, Limitations):
+# the replica's region when `userPoolReplicaRegion` is not set and `regions` comes from the stack files,
+# fixed for the same reason as the primary.
+DEFAULT_REPLICA = "us-west-2"
+# Where the program lives when no Pulumi engine says (tools.program runs it under mocks).
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def project_regions(project_dir: Path | None = None) -> tuple[str, ...]:
+    """The regions with a stack file (``Pulumi.<region>.yaml``) beside Pulumi.yaml, sorted: each
+    stack is named for its region, so adding a region is adding its stack file."""
+    if project_dir is None:
+        # The engine's project root; under mocks the runtime holds a placeholder there.
+        engine_root = Path(pulumi.get_root_directory() or PROJECT_DIR)
+        project_dir = engine_root if (engine_root / "Pulumi.yaml").is_file() else PROJECT_DIR
+    stack_files = project_dir.glob("Pulumi.*.yaml")
+    names = (path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in stack_files)
+    return tuple(sorted(name for name in names if REGION_PATTERN.match(name)))
+
+
+def default_primary(regions: tuple[str, ...], explicit: bool) -> str | None:
+    """`primaryRegion`'s default: the first of an explicit `regions`, else us-east-1 if it is one of
+    them (None: it must be set)."""
+    if explicit:
+        return regions[0]
+    return DEFAULT_PRIMARY if DEFAULT_PRIMARY in regions else None
 
 
 class ConfigError(pulumi.RunError):
@@ -94,9 +125,19 @@ class Settings:
     deletion_protection: bool
     audit_trail: bool
     archive_retention_days: int
-    # Cognito multi-Region replication: a replica of the user pool in every other region, each
-    # region's login signing in against its own; off keeps the pool in the primary region only.
+    # Cognito multi-Region replication: the user pool's one replica (AWS allows one) in
+    # `user_pool_replica_region`, whose login signs in there; the other regions' sign in against the
+    # primary. Off keeps the pool in the primary region only.
     user_pool_replication: bool = True
+    user_pool_replica_region: str | None = None
+
+    @property
+    def user_pool_region(self) -> str:
+        """Where this region's login signs in: its own pool (the primary's or the replica), else the
+        primary's."""
+        if self.region in (self.primary_region, self.user_pool_replica_region):
+            return self.region
+        return self.primary_region
 
     @property
     def is_primary(self) -> bool:
@@ -187,8 +228,11 @@ class _Reader:
         return raw
 
 
-def load(config: pulumi.Config | None = None, stack: str | None = None) -> Settings:
-    """Read and check every key; raise ConfigError on the first bad one."""
+def load(
+    config: pulumi.Config | None = None, stack: str | None = None, project_dir: Path | None = None
+) -> Settings:
+    """Read and check every key; raise ConfigError on the first bad one. `project_dir` holds the
+    stack files (default: the engine's project root, else this program's folder)."""
     config = config or pulumi.Config()
     stack = stack or pulumi.get_stack()
     read = _Reader(config, stack)
@@ -203,11 +247,24 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
             f"config aws:region is {region!r} but the stack is named {stack!r}: each stack is named for its "
             f"region. Fix: pulumi config set aws:region {stack} --stack {stack}"
         )
-    regions = read.string_list(
-        "regions", ("us-east-1", "us-west-2"), REGION_PATTERN, '\'["us-east-1","us-west-2"]\''
-    )
+    # By default every region with a stack file, and this one (its config may live elsewhere).
+    found = tuple(sorted({*project_regions(project_dir), region}))
+    explicit = config.get("regions") is not None
+    regions = read.string_list("regions", found, REGION_PATTERN, f"'{json.dumps(list(found))}'")
+    primary_default = default_primary(regions, explicit)
+    if primary_default is None and config.get("primaryRegion") is None:
+        raise read.fail(
+            "primaryRegion",
+            f"is not set and {DEFAULT_PRIMARY} has no stack file, so no region of {list(regions)} is the "
+            "primary by default",
+            regions[0],
+        )
     primary_region = read.value(
-        "primaryRegion", regions[0], _region, "must be an AWS region name such as us-east-1", regions[0]
+        "primaryRegion",
+        primary_default or regions[0],
+        _region,
+        "must be an AWS region name such as us-east-1",
+        primary_default or regions[0],
     )
     if primary_region not in regions:
         raise read.fail(
@@ -316,6 +373,9 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
             secret=True,
         )
 
+    replication = read.boolean("userPoolReplication", True)
+    replica_region = _replica_region(read, regions, primary_region, explicit) if replication else None
+
     return Settings(
         app=config.name,
         region=region,
@@ -339,8 +399,40 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
         deletion_protection=read.boolean("deletionProtection", True),
         audit_trail=read.boolean("auditTrail", False),
         archive_retention_days=read.integer("archiveRetentionDays", 365, 1, 3650),
-        user_pool_replication=read.boolean("userPoolReplication", True),
+        user_pool_replication=replication,
+        user_pool_replica_region=replica_region,
     )
+
+
+def _replica_region(read: _Reader, regions: tuple[str, ...], primary: str, explicit: bool) -> str | None:
+    """The one region of the user pool's replica: `userPoolReplicaRegion`, else us-west-2 if it is a
+    secondary, else the first secondary of an explicit `regions`; None with no secondary."""
+    secondaries = [region for region in regions if region != primary]
+    if not secondaries:
+        return None
+    default = DEFAULT_REPLICA if DEFAULT_REPLICA in secondaries else (secondaries[0] if explicit else None)
+    if default is None and read.config.get("userPoolReplicaRegion") is None:
+        raise read.fail(
+            "userPoolReplicaRegion",
+            f"is not set and {DEFAULT_REPLICA} has no stack file: Cognito allows one replica of the user "
+            f"pool, in one of {secondaries} (or pulumi config set "
+            f"{read.config.name}:userPoolReplication false)",
+            secondaries[0],
+        )
+    replica = read.value(
+        "userPoolReplicaRegion",
+        default or secondaries[0],
+        _region,
+        "must be an AWS region name such as us-west-2",
+        default or secondaries[0],
+    )
+    if replica not in secondaries:
+        raise read.fail(
+            "userPoolReplicaRegion",
+            f"is {replica!r}, which is not one of the secondary regions {secondaries}",
+            secondaries[0],
+        )
+    return replica
 
 
 def _region(raw: str) -> str:

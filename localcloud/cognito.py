@@ -24,6 +24,11 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 
 
+class LimitExceededException(JsonRESTError):
+    def __init__(self, message: str) -> None:
+        super().__init__("LimitExceededException", message)
+
+
 class FeatureUnavailableInTierException(JsonRESTError):
     def __init__(self, message: str) -> None:
         super().__init__("FeatureUnavailableInTierException", message)
@@ -68,6 +73,13 @@ def create_user_pool_replica(self: Any) -> ActionResult:
         raise InvalidParameterException("Multi-Region replication needs a multi-Region customer managed key.")
     if region == pool.region or region in _replicas(pool):
         raise InvalidParameterException(f"The user pool already has a replica in {region}.")
+    if _replicas(pool):
+        # "You can have at most one secondary replica in an additional Region per user directory"
+        # (user-pool-multi-region.html, Limitations). AWS does not document the error: this one is
+        # CreateUserPoolReplica's for a limit.
+        raise LimitExceededException(
+            f"The user pool already has its one secondary replica, in {', '.join(_replicas(pool))}."
+        )
     replica = copy.copy(pool)  # shallow: users, clients and groups are the primary's own dicts
     replica.region = region
     replica.arn = pool.arn.replace(f":{pool.region}:", f":{region}:", 1)

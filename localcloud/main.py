@@ -1,4 +1,4 @@
-"""``make demo``: the whole system on this machine, both regions, no AWS account.
+"""``make demo``: the whole system on this machine, every region, no AWS account.
 
 Starts moto, turns its IAM enforcement on with an admin and the Lambda service as the only
 principals (``localcloud.iam``), deploys every stack (primary first) by running the real Pulumi
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.settings import DEFAULT_PRIMARY, default_primary, project_regions
 from localcloud import settings
 from localcloud.blackout import MotoLink
 from localcloud.cloud import ROOT, LocalCloud
@@ -88,18 +89,31 @@ class LocalSecrets:
         return cls(secrets.token_hex(16), password, hook)
 
 
-def stacks() -> list[str]:
-    """The deployed stacks, primary first: those of `regions` that have a stack file."""
-    config, _ = program.stack_config("us-east-1") if (ROOT / "Pulumi.us-east-1.yaml").exists() else ({}, [])
-    regions = json.loads(config.get(f"{program.PROJECT}:regions", '["us-east-1", "us-west-2"]'))
-    primary = config.get(f"{program.PROJECT}:primaryRegion", regions[0])
-    ordered = [primary, *(region for region in regions if region != primary)]
-    return [region for region in ordered if (ROOT / f"Pulumi.{region}.yaml").exists()]
+def stacks(listed: tuple[str, ...] | None = None) -> list[str]:
+    """The stacks to run, primary first: `listed` (LOCALCLOUD_STACKS, --stacks) or every region with
+    a stack file. The primary is the stack files' primaryRegion, else us-east-1 (components.settings)."""
+    chosen = list(listed or project_regions(ROOT))
+    configured = [
+        program.stack_config(stack)[0].get(f"{program.PROJECT}:primaryRegion")
+        for stack in chosen
+        if (ROOT / f"Pulumi.{stack}.yaml").exists()
+    ]
+    primary = next(filter(None, configured), None) or default_primary(tuple(chosen), explicit=False)
+    if primary not in chosen:
+        raise SystemExit(
+            f"localcloud: the stacks {', '.join(chosen)} leave out the primary region "
+            f"{primary or DEFAULT_PRIMARY}: list it first in {settings.STACKS} or --stacks"
+        )
+    return [primary, *(region for region in chosen if region != primary)]
 
 
-def stack_settings(stack: str, local: LocalSecrets) -> dict[str, Any]:
-    config, secret_keys = program.stack_config(stack)
+def stack_settings(stack: str, local: LocalSecrets, regions: list[str]) -> dict[str, Any]:
     project = program.PROJECT
+    if (ROOT / f"Pulumi.{stack}.yaml").exists():
+        config, secret_keys = program.stack_config(stack)
+    else:
+        # What a new region's stack file holds (README, Adding a region); the banner says so.
+        config, secret_keys = {"aws:region": stack}, []
     overrides = {
         f"{project}:slackSigningSecret": local.signing_secret,
         f"{project}:slackWebhookUrl": local.webhook_url,
@@ -108,6 +122,9 @@ def stack_settings(stack: str, local: LocalSecrets) -> dict[str, Any]:
         f"{project}:deletionProtection": "false",
     }
     config.update(overrides)
+    # The regions that run, primary first, as the stack files of them all would give (a stack that
+    # sets its own keeps them).
+    config.setdefault(f"{project}:regions", json.dumps(regions))
     secret_keys += [f"{project}:slackSigningSecret", f"{project}:slackWebhookUrl", f"{project}:demoPassword"]
     return {"config": config, "secrets": sorted(set(secret_keys))}
 
@@ -117,7 +134,14 @@ class Deployer:
     imports overlap the deployments before it, deploying when told."""
 
     def __init__(
-        self, stack: str, index: int, ports: Ports, moto_url: str, local: LocalSecrets, principals: Path
+        self,
+        stack: str,
+        index: int,
+        ports: Ports,
+        moto_url: str,
+        local: LocalSecrets,
+        principals: Path,
+        regions: list[str],
     ) -> None:
         self.stack = stack
         self.out = STATE_DIR / stack / "graph.json"
@@ -132,7 +156,7 @@ class Deployer:
                 "--ports",
                 json.dumps(ports.apis(index)),
                 "--config",
-                json.dumps(stack_settings(stack, local)),
+                json.dumps(stack_settings(stack, local, regions)),
                 "--out",
                 str(self.out),
                 "--principals",
@@ -211,12 +235,13 @@ def wait_for_moto(process: subprocess.Popen[bytes], port: int) -> None:
     raise SystemExit(f"moto did not start on port {port} within 30 s")
 
 
-def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
+def start(port_base: int, regions: list[str] | None = None) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
+    """Runs `regions` (primary first; default ``stacks()``) on the ports from `port_base`."""
     ports = Ports(port_base)
+    regions = regions or stacks()
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     link = MotoLink()
-    regions = stacks()
     endpoints = {region: ports.endpoint(index) for index, region in enumerate(regions)}
     moto = start_moto(ports.moto, link, endpoints)
     local = LocalSecrets.generate(ports.slack)
@@ -226,7 +251,8 @@ def start(port_base: int) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
     # own. Each deploys once moto enforces IAM and the stacks before it are done (primary first);
     # it reads the principals file only then.
     deployers = [
-        Deployer(stack, index, ports, moto_url, local, principals_file) for index, stack in enumerate(regions)
+        Deployer(stack, index, ports, moto_url, local, principals_file, regions)
+        for index, stack in enumerate(regions)
     ]
     try:
         wait_for_moto(moto, ports.moto)
@@ -290,6 +316,8 @@ def _start_plane(
             "inbox": f"http://127.0.0.1:{ports.slack}/inbox",
             "console": f"http://127.0.0.1:{ports.slack}/console",
         },
+        # Stacks run without a stack file: with aws:region alone, as a new one holds.
+        "withoutStackFile": [name for name in cloud.regions if not (ROOT / f"Pulumi.{name}.yaml").exists()],
         "notEmulated": sorted({item["type"] for g in graphs for item in g["notEmulated"]}),
         "runtimes": {name: runtime.describe() for name, runtime in sorted(cloud.runtimes.items())},
     }
@@ -315,13 +343,17 @@ def shutdown(cloud: LocalCloud, extras: list[Any]) -> None:
 def banner(state: dict[str, Any]) -> str:
     lines = [
         "",
-        "  Local cloud is up (both regions from the real Pulumi program, on moto)",
+        f"  Local cloud is up ({len(state['regions'])} regions from the real Pulumi program, on moto)",
         "",
         f"  App (front door)   {state['site']}",
         f"  Dashboards         {state['dashboard']}",
     ]
     for region, urls in state["regions"].items():
         lines.append(f"  {region:<18} {urls['api']}   Slack API {urls['slackApi']}")
+    lines += [
+        f"  {region:<18} no Pulumi.{region}.yaml: run with aws:region {region} alone, as one would hold"
+        for region in state.get("withoutStackFile", [])
+    ]
     lines += [
         f"  Slack console      {state['slack']['console']}",
         f"  Slack inbox        {state['slack']['inbox']}",
@@ -345,10 +377,20 @@ def main() -> None:
         raise SystemExit(f"localcloud: {error}") from None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=checked.port)
+    parser.add_argument(
+        "--stacks",
+        help=f"the stacks to run, e.g. us-east-1,us-west-2,eu-west-1 (default: {settings.STACKS}, else every "
+        "stack file's)",
+    )
     options = parser.parse_args()
+    try:
+        listed = settings.parse_stacks(options.stacks, "--stacks") if options.stacks else checked.stacks
+    except settings.SettingError as error:
+        raise SystemExit(f"localcloud: {error}") from None
+    regions = stacks(listed)
     started = time.perf_counter()
     print("Starting the local cloud...", flush=True)
-    cloud, state, extras = start(options.port)
+    cloud, state, extras = start(options.port, regions)
     print(banner(state), flush=True)
     print(f"  Ready in {time.perf_counter() - started:.1f} s", flush=True)
 

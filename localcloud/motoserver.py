@@ -103,7 +103,7 @@ class Blackout:
         self.endpoints = endpoints or {}  # port -> the region whose endpoint it stands for
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if self.out and region_of(environ, self._endpoint(environ)) in self.out:
+        if self.out and region_of(environ, self._endpoint(environ), self.out) in self.out:
             connection = environ.get("werkzeug.socket")
             if connection is not None:
                 with contextlib.suppress(OSError):  # the client is gone already
@@ -136,9 +136,10 @@ class Blackout:
                 lines.flush()
 
 
-def region_of(environ: dict[str, Any], endpoint: str | None = None) -> str | None:
+def region_of(environ: dict[str, Any], endpoint: str | None = None, out: Iterable[str] = ()) -> str | None:
     """The AWS region a request to moto is for; None when it names none. `endpoint`: the region
-    whose endpoint the request was sent to, if it was sent to one (see Blackout)."""
+    whose endpoint the request was sent to, if it was sent to one (see Blackout); `out`: the
+    regions blacked out."""
     found = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", "")) or PRESIGNED_SCOPE.search(
         environ.get("QUERY_STRING", "")
     )
@@ -146,7 +147,13 @@ def region_of(environ: dict[str, Any], endpoint: str | None = None) -> str | Non
         return found["region"]
     path = environ.get("PATH_INFO", "")
     if path.endswith("/.well-known/jwks.json") and POOL_ID.match(path):
-        return _placed(_pool_regions(path.strip("/").split("/")[0]), endpoint)
+        pool_id = path.strip("/").split("/")[0]
+        regions = _pool_regions(pool_id)
+        if endpoint not in regions and _multi_region_issuer(pool_id):
+            # "Updated issuers host the same JWKS content in multiple regions" (IssuerConfigurationType,
+            # Cognito API reference; which ones, it does not say): a region holding the pool answers.
+            regions = [region for region in regions if region not in out] or regions
+        return _placed(regions, endpoint)
     if environ.get("HTTP_X_AMZ_TARGET", "").startswith(COGNITO_TARGET):
         return _placed(_cognito_regions(_read_body(environ)), endpoint)
     return None
@@ -186,6 +193,18 @@ def _cognito_regions(raw: bytes) -> list[str]:
     if isinstance(client_id := body.get("ClientId"), str):
         return _regions_where(lambda pools: any(client_id in pool.clients for pool in pools.values()))
     return []
+
+
+def _multi_region_issuer(pool_id: str) -> bool:
+    """Whether the pool (in its own region) issues tokens with the multi-Region issuer."""
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    match = POOL_ID.match(pool_id)
+    return match is not None and any(
+        cognito.issuer(regions[match["region"]].user_pools[pool_id]) is not None
+        for regions in cognitoidp_backends.values()
+        if pool_id in regions[match["region"]].user_pools
+    )
 
 
 def _pool_regions(pool_id: str) -> list[str]:

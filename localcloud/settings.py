@@ -14,6 +14,10 @@ value through its function here, which applies the same check.
 - ``LOCALCLOUD_WORKER_IDLE_SECONDS`` (default: 10 minutes of Lambda's time, so 10 s at the
   default time scale): how long an idle Lambda worker is kept warm before it is stopped, as
   Lambda keeps an idle execution environment for some minutes.
+- ``LOCALCLOUD_STACKS`` (default: every region with a stack file): the stacks to run, comma-separated
+  region names such as ``us-east-1,us-west-2,eu-west-1``, at most ``MAX_STACKS``; the primary among
+  them. A listed stack without a stack file runs with ``aws:region`` alone, what
+  ``Pulumi.<region>.yaml`` would hold (``localcloud.main``).
 - ``LOCALCLOUD_PYTHON_3_13`` (and so on for each runtime; default: found on PATH, in pyenv,
   asdf, uv or mise, or the system's folders): the interpreter workers of ``python3.13``
   functions run on (``localcloud.runtimes``).
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components import bytecode
+from components.settings import REGION_PATTERN
 
 # moto's default account: every ARN the local cloud makes is in it.
 ACCOUNT = "123456789012"
@@ -38,6 +43,7 @@ PORT = "LOCALCLOUD_PORT"
 STATE_DIR = "LOCALCLOUD_STATE_DIR"
 TIME_SCALE = "LOCALCLOUD_TIME_SCALE"
 WORKER_IDLE = "LOCALCLOUD_WORKER_IDLE_SECONDS"
+STACKS = "LOCALCLOUD_STACKS"
 PYTHON_PREFIX = "LOCALCLOUD_PYTHON_"  # LOCALCLOUD_PYTHON_3_13 and so on, one per runtime
 
 DEFAULT_PORT = 4700
@@ -48,6 +54,9 @@ TIME_SCALE_MIN, TIME_SCALE_MAX = 1.0, 3600.0
 # Lambda does not say how long it keeps an idle environment; minutes is what users observe.
 WORKER_IDLE_AWS_SECONDS = 600.0
 WORKER_IDLE_MIN, WORKER_IDLE_MAX = 1.0, 86_400.0
+# Each stack's ports (localcloud.main.Ports): its endpoint into moto at +11+i, below the first
+# region's APIs at +21, and its APIs at +21+10i and +22+10i, inside PORT_SPAN.
+MAX_STACKS = 8
 
 
 class SettingError(ValueError):
@@ -64,6 +73,7 @@ class Settings:
     state_dir: Path
     time_scale: float
     worker_idle_seconds: float
+    stacks: tuple[str, ...] | None = None
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,7 +87,27 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         state_dir=state_dir(env),
         time_scale=time_scale(env),
         worker_idle_seconds=worker_idle_seconds(env),
+        stacks=stacks(env),
     )
+
+
+def stacks(environ: Mapping[str, str] | None = None) -> tuple[str, ...] | None:
+    """The stacks to run as listed (None: unset, every stack file's)."""
+    raw = _raw(environ, STACKS)
+    return None if raw is None else parse_stacks(raw, STACKS)
+
+
+def parse_stacks(raw: str, name: str) -> tuple[str, ...]:
+    """Distinct region names, comma-separated, one to MAX_STACKS of them."""
+    allowed = f"1 to {MAX_STACKS} distinct region names, comma-separated (e.g. us-east-1,us-west-2,eu-west-1)"
+    listed = tuple(part.strip() for part in raw.split(","))
+    if (
+        not 1 <= len(listed) <= MAX_STACKS
+        or len(set(listed)) != len(listed)
+        or not all(REGION_PATTERN.match(region) for region in listed)
+    ):
+        raise SettingError(name, allowed, raw)
+    return listed
 
 
 def port(environ: Mapping[str, str] | None = None) -> int:

@@ -27,6 +27,8 @@ from typing import Any
 
 import pulumi
 
+from components.settings import default_primary, project_regions
+
 # The account the mocks report: the local cloud's (moto's), so ARNs read the same in both.
 from localcloud.settings import ACCOUNT
 from tools import program
@@ -205,6 +207,16 @@ def fake_outputs(typ: str, name: str, inputs: dict[str, Any], region: str) -> tu
     return resource_id, outputs
 
 
+def primary_of(regions: str | None, region: str, root: Path) -> str:
+    """The primary region the program will take (components.settings), for the look-ups' answers; a
+    bad value is left for the program to report."""
+    if regions is None:
+        found = tuple(sorted({*project_regions(root), region}))
+        return default_primary(found, explicit=False) or region
+    listed = json.loads(regions) if regions.strip().startswith("[") else regions.split(",")
+    return str(listed[0]).strip() if listed else region
+
+
 def synthesize(
     stack: str,
     primary_missing: bool = False,
@@ -219,9 +231,10 @@ def synthesize(
         if full_key not in config:
             config[full_key] = value
             secret_keys.append(full_key)
-    regions = json.loads(config.get(f"{project}:regions", '["us-east-1","us-west-2"]'))
-    primary = config.get(f"{project}:primaryRegion", regions[0])
     region = config.get("aws:region", stack)
+    primary = config.get(f"{project}:primaryRegion") or primary_of(
+        config.get(f"{project}:regions"), region, root
+    )
     mocks = SynthMocks(region, primary, primary_missing, project)
     monitor = program.run(stack, mocks, config, secret_keys, root)
     resources = sorted(monitor.graph, key=lambda resource: resource.urn)

@@ -113,10 +113,11 @@ class Cloud:
     def wait_for_views(self, token: str, expected: int, timeout: float = 20) -> None:
         """Until every region's table holds `expected` views of the token's user: the writer stores
         each view asynchronously, and the global table replicates it."""
+        regions = list(self.state["regions"])
         found = wait_for(
-            lambda: all(self.views(r, token) == expected for r in REGIONS) or None, timeout=timeout
+            lambda: all(self.views(r, token) == expected for r in regions) or None, timeout=timeout
         )
-        assert found, f"views never reached {expected}: " + str({r: self.views(r, token) for r in REGIONS})
+        assert found, f"views never reached {expected}: " + str({r: self.views(r, token) for r in regions})
 
     def logged(self, region: str, source: str, *texts: str) -> bool:
         """Whether the `source` function (its folder under functions/) logged a line containing

@@ -205,3 +205,25 @@ def test_the_link_refuses_an_unknown_command(moto):
     _, link = moto
     with pytest.raises(RuntimeError, match="unknown command"):
         link.send("explode", "us-west-2")
+
+
+def test_a_multi_region_issuers_jwks_sent_where_the_pool_is_not_is_answered_by_a_live_region_of_it():
+    # "Updated issuers host the same JWKS content in multiple regions": eu-west-1's authorizer, with
+    # no replica there, still gets the keys while the primary is out; the sign-in it cannot get.
+    with mock_aws():
+        pool, client = _replicated_pool("us-west-2")
+        boto3.client("cognito-idp", region_name="us-east-1").update_user_pool(
+            UserPoolId=pool, IssuerConfiguration={"Type": "UPDATED"}
+        )
+        jwks = _environ(PATH_INFO=f"/{pool}/.well-known/jwks.json")
+        assert region_of(jwks, endpoint="eu-west-1") == "us-east-1"
+        assert region_of(jwks, endpoint="eu-west-1", out={"us-east-1"}) == "us-west-2"
+        sign_in = {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client}
+        assert region_of(_cognito(sign_in), endpoint="eu-west-1", out={"us-east-1"}) == "us-east-1"
+
+
+def test_a_pools_own_issuers_jwks_is_its_regions_alone():
+    with mock_aws():
+        pool, _ = _replicated_pool("us-west-2")
+        jwks = _environ(PATH_INFO=f"/{pool}/.well-known/jwks.json")
+        assert region_of(jwks, endpoint="eu-west-1", out={"us-east-1"}) == "us-east-1"

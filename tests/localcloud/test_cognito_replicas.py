@@ -128,3 +128,15 @@ def test_a_replica_is_deleted_only_once_inactive_and_only_from_the_primary_regio
     with pytest.raises(ClientError) as gone:
         idp[SECONDARY].describe_user_pool(UserPoolId=pool_id)
     assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_pool_gets_one_secondary_replica_only_as_aws_documents(idp):
+    # "You can have at most one secondary replica in an additional Region per user directory."
+    pool_id, _ = _pool(idp[PRIMARY])
+    idp[PRIMARY].create_user_pool_replica(UserPoolId=pool_id, RegionName=SECONDARY)
+    with pytest.raises(ClientError) as caught:
+        idp[PRIMARY].create_user_pool_replica(UserPoolId=pool_id, RegionName="eu-west-1")
+    assert caught.value.response["Error"]["Code"] == "LimitExceededException"
+    assert "its one secondary replica, in us-west-2" in caught.value.response["Error"]["Message"]
+    listed = idp[PRIMARY].list_user_pool_replicas(UserPoolId=pool_id)["UserPoolReplicas"]
+    assert [r["RegionName"] for r in listed] == [PRIMARY, SECONDARY]

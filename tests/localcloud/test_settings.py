@@ -3,6 +3,7 @@ variable, the value and what is allowed; good values and defaults parse."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,82 @@ def test_the_runtime_interpreter_of_its_version_is_accepted():
 
     version = f"{sys.version_info.major}_{sys.version_info.minor}"
     settings.load({f"LOCALCLOUD_PYTHON_{version}": sys.executable})
+
+
+def test_stacks_are_every_stack_files_unless_listed():
+    assert settings.load({}).stacks is None
+    listed = settings.load({"LOCALCLOUD_STACKS": "us-east-1, us-west-2,eu-west-1"}).stacks
+    assert listed == ("us-east-1", "us-west-2", "eu-west-1")
+
+
+@pytest.mark.parametrize(
+    "value", ["", "us-east-1,", "us-east-1,us-east-1", "mars", ",".join(["us-east-1"] * 9)]
+)
+def test_bad_stacks_name_the_variable_the_value_and_what_is_allowed(value):
+    with pytest.raises(SettingError) as caught:
+        settings.load({"LOCALCLOUD_STACKS": value})
+    assert str(caught.value) == (
+        "LOCALCLOUD_STACKS must be 1 to 8 distinct region names, comma-separated "
+        f"(e.g. us-east-1,us-west-2,eu-west-1), got {value!r}"
+    )
+
+
+def test_main_runs_the_listed_stacks_primary_first(monkeypatch):
+    from localcloud import main
+
+    started = []
+
+    def start(*args):
+        started.append(args)
+        raise SystemExit(0)  # as a start that was stopped at once
+
+    monkeypatch.setattr(main, "start", start)
+    monkeypatch.setenv("LOCALCLOUD_STACKS", "eu-west-1,us-east-1")
+    monkeypatch.setattr(
+        "sys.argv", ["localcloud", "--port", "6100", "--stacks", "us-west-2,eu-west-1,us-east-1"]
+    )
+    with pytest.raises(SystemExit):
+        main.main()
+    # --stacks wins over the variable; the primary (us-east-1: its stack file sets no other) leads.
+    assert started == [(6100, ["us-east-1", "us-west-2", "eu-west-1"])]
+
+
+def test_main_refuses_stacks_without_the_primary_before_it_starts_anything(monkeypatch):
+    from localcloud import main
+
+    started = []
+    monkeypatch.setattr(main, "start", lambda *args: started.append(args))
+    monkeypatch.setenv("LOCALCLOUD_STACKS", "us-west-2,eu-west-1")
+    monkeypatch.setattr("sys.argv", ["localcloud"])
+    with pytest.raises(SystemExit, match="leave out the primary region us-east-1: list it"):
+        main.main()
+    assert started == []
+
+
+def test_a_stack_without_a_stack_file_runs_with_its_region_alone_and_every_stack_knows_the_regions():
+    from localcloud import main
+
+    local = main.LocalSecrets("0" * 32, "Demo-Password-1!", "http://127.0.0.1:4702/services/T/B/x")
+    regions = ["us-east-1", "us-west-2", "eu-west-1"]
+    third = main.stack_settings("eu-west-1", local, regions)["config"]
+    assert third["aws:region"] == "eu-west-1"
+    assert json.loads(third["active-active:regions"]) == regions
+    assert (
+        json.loads(main.stack_settings("us-west-2", local, regions)["config"]["active-active:regions"])
+        == regions
+    )
+
+
+def test_every_stacks_ports_are_its_own_up_to_the_most_stacks():
+    from localcloud import main
+
+    ports = main.Ports(4700)
+    fixed = [ports.site, ports.dashboard, ports.slack, ports.control, ports.moto]
+    regional = [
+        port
+        for index in range(settings.MAX_STACKS)
+        for port in (ports.endpoint(index), *ports.apis(index).values())
+    ]
+    every = fixed + regional
+    assert len(set(every)) == len(every)
+    assert max(every) < ports.base + settings.PORT_SPAN

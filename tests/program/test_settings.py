@@ -79,6 +79,106 @@ def test_secondary_stack_is_not_primary():
     assert settings("us-west-2").is_primary is False
 
 
+def project_with(tmp_path, *regions: str):
+    """A project folder holding a stack file for each region, as `pulumi stack init` leaves it."""
+    (tmp_path / "Pulumi.yaml").write_text(f"name: {PROJECT}\n")
+    for region in regions:
+        (tmp_path / f"Pulumi.{region}.yaml").write_text(f"config:\n  aws:region: {region}\n")
+    return tmp_path
+
+
+def test_regions_default_to_the_stack_files_and_the_primary_stays_us_east_1(tmp_path):
+    project = project_with(tmp_path, "us-east-1", "us-west-2", "eu-west-1")
+    configure("eu-west-1")
+    loaded = load(pulumi.Config(PROJECT), "eu-west-1", project)
+    assert loaded.regions == ("eu-west-1", "us-east-1", "us-west-2")
+    assert (loaded.primary_region, loaded.is_primary) == ("us-east-1", False)
+
+
+def test_a_stack_without_a_stack_file_is_one_of_the_regions(tmp_path):
+    # Its config may live elsewhere (--stack-file, the service): this stack is deployed all the same.
+    configure("eu-west-1")
+    loaded = load(pulumi.Config(PROJECT), "eu-west-1", project_with(tmp_path, "us-east-1", "us-west-2"))
+    assert loaded.regions == ("eu-west-1", "us-east-1", "us-west-2")
+
+
+def test_stack_files_that_name_no_region_are_not_regions(tmp_path):
+    project = project_with(tmp_path, "us-east-1")
+    (project / "Pulumi.dev.yaml").write_text("config: {}\n")
+    configure()
+    assert load(pulumi.Config(PROJECT), "us-east-1", project).regions == ("us-east-1",)
+
+
+def test_explicit_regions_override_the_stack_files_and_lead_with_the_primary(tmp_path):
+    configure("eu-west-1", regions='["eu-west-1","us-west-2"]')
+    loaded = load(pulumi.Config(PROJECT), "eu-west-1", project_with(tmp_path, "us-east-1", "us-west-2"))
+    assert (loaded.regions, loaded.primary_region) == (("eu-west-1", "us-west-2"), "eu-west-1")
+
+
+def test_without_a_us_east_1_stack_file_the_primary_must_be_set(tmp_path):
+    configure("eu-west-1")
+    with pytest.raises(ConfigError) as caught:
+        load(pulumi.Config(PROJECT), "eu-west-1", project_with(tmp_path, "eu-west-1", "ap-south-1"))
+    message = str(caught.value)
+    assert f"config {PROJECT}:primaryRegion is not set and us-east-1 has no stack file" in message
+    assert message.endswith(f"pulumi config set {PROJECT}:primaryRegion ap-south-1 --stack eu-west-1")
+    configure("eu-west-1", primaryRegion="eu-west-1", userPoolReplicaRegion="ap-south-1")
+    loaded = load(pulumi.Config(PROJECT), "eu-west-1", project_with(tmp_path, "eu-west-1", "ap-south-1"))
+    assert (loaded.primary_region, loaded.is_primary) == ("eu-west-1", True)
+
+
+def test_the_user_pools_one_replica_stays_in_us_west_2_when_a_third_region_is_added(tmp_path):
+    # Cognito allows one secondary replica per user pool: the third region signs in at the primary.
+    project = project_with(tmp_path, "us-east-1", "us-west-2", "eu-west-1")
+    for stack, signs_in_at in (
+        ("us-east-1", "us-east-1"),
+        ("us-west-2", "us-west-2"),
+        ("eu-west-1", "us-east-1"),
+    ):
+        configure(stack)
+        loaded = load(pulumi.Config(PROJECT), stack, project)
+        assert (loaded.user_pool_replica_region, loaded.user_pool_region) == ("us-west-2", signs_in_at), stack
+
+
+def test_the_replica_stays_in_us_west_2_whatever_the_order_of_an_explicit_regions():
+    configure("eu-west-1", regions='["us-east-1","eu-west-1","us-west-2"]')
+    assert settings("eu-west-1").user_pool_replica_region == "us-west-2"
+    configure("eu-west-1", regions='["us-east-1","eu-west-1"]')
+    assert settings("eu-west-1").user_pool_replica_region == "eu-west-1"
+
+
+def test_the_replica_region_can_be_set_to_another_secondary(tmp_path):
+    project = project_with(tmp_path, "us-east-1", "us-west-2", "eu-west-1")
+    configure("eu-west-1", userPoolReplicaRegion="eu-west-1")
+    loaded = load(pulumi.Config(PROJECT), "eu-west-1", project)
+    assert (loaded.user_pool_replica_region, loaded.user_pool_region) == ("eu-west-1", "eu-west-1")
+
+
+def test_without_replication_there_is_no_replica_and_every_region_signs_in_at_the_primary():
+    configure("us-west-2", userPoolReplication="false")
+    loaded = settings("us-west-2")
+    assert (loaded.user_pool_replica_region, loaded.user_pool_region) == (None, "us-east-1")
+
+
+def test_without_a_us_west_2_stack_file_the_replica_region_must_be_set(tmp_path):
+    configure("eu-west-1")
+    with pytest.raises(ConfigError) as caught:
+        load(pulumi.Config(PROJECT), "eu-west-1", project_with(tmp_path, "us-east-1", "eu-west-1"))
+    message = str(caught.value)
+    assert f"config {PROJECT}:userPoolReplicaRegion is not set and us-west-2 has no stack file" in message
+    assert f"pulumi config set {PROJECT}:userPoolReplication false" in message
+    assert message.endswith(f"pulumi config set {PROJECT}:userPoolReplicaRegion eu-west-1 --stack eu-west-1")
+
+
+@pytest.mark.parametrize("value", ["us-east-1", "ap-south-1"])
+def test_a_replica_region_that_is_not_a_secondary_is_refused(value):
+    message = error_for("us-west-2", userPoolReplicaRegion=value)
+    assert (
+        f"config {PROJECT}:userPoolReplicaRegion is {value!r}, which is not one of the secondary" in message
+    )
+    assert message.endswith("userPoolReplicaRegion us-west-2 --stack us-west-2")
+
+
 @pytest.mark.parametrize(
     ("values", "key", "problem", "fix"),
     [
