@@ -575,7 +575,7 @@ def _click(
                     else fault.target(record, len(clicks) - fail_index)
                 )
                 if region is not None:
-                    commands.update(region=region, failedAt=time.time() * 1000)
+                    commands.update(region=region, failedAt=time.time() * 1000, failedAfter=len(clicks))
                     fault.begin(region)
                     log(f"ledger: {settings.fault} of {region} after {len(clicks)} clicks")
                 elif _moved_off(record, commands):
@@ -585,7 +585,7 @@ def _click(
                 # functions' chaos cache (up to 3 s), so the failure may not show before it.
                 moved, recovered = "movedOffAt" in commands, "recoveredAt" in commands
                 if len(clicks) >= recover_index and moved and not recovered:
-                    commands["recoveredAt"] = time.time() * 1000
+                    commands.update(recoveredAt=time.time() * 1000, recoveredAfter=len(clicks))
                     fault.end(commands["region"])
                     log(f"ledger: recovered {commands['region']} after {len(clicks)} clicks")
     except BaseException:
@@ -648,6 +648,8 @@ def _failover(
     )
     return {
         "region": region,
+        "failedAfterClicks": commands.get("failedAfter"),
+        "recoveredAfterClicks": commands.get("recoveredAfter"),
         "clicksDuringFailure": len(during),
         "userVisibleErrorsDuringFailure": sum(1 for c in during if c["outcome"] != OK),
         "clicksFailedOver": len(failed_over),

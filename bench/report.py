@@ -85,10 +85,12 @@ def blackout_section(ledger: dict[str, Any]) -> list[str]:
         f"{settings['writer_failure_rate']:.0%} of deliveries, from a user near "
         f"{settings['blackout_region']} (every request to another region waits {settings['far_ms']} ms "
         "first, so the unchanged router "
-        f"prefers {settings['blackout_region']}), while {who} is blacked out a third of the way in through "
+        f"prefers {settings['blackout_region']}), while {who} is blacked out after "
+        f"{failover.get('failedAfterClicks')} clicks (from a third of the way in, once it serves) through "
         "the local control API (`POST {control}/regions/<region>/blackout`: its APIs refuse connections, "
         "its functions and services stop, moto drops its AWS calls, replication to and from it queues) and "
-        "restored two thirds in (`/restore`). A local emulation of a regional outage, not an AWS one. "
+        f"restored after {failover.get('recoveredAfterClicks')} (`/restore`). "
+        "A local emulation of a regional outage, not an AWS one. "
         "Counted once the restore's backlog drained.",
         "",
     ]

@@ -92,6 +92,7 @@ def test_the_first_click_to_meet_a_blackout_is_timed_to_its_retry_in_the_other_r
         "msToSuccess": 150,
     }
     assert figures["secondsToMoveOff"] == 0.4
+    assert (figures["failedAfterClicks"], figures["recoveredAfterClicks"]) == (None, None)
     assert figures["secondsToFirst503"] is None  # nothing answered: no 503
 
 
@@ -197,6 +198,8 @@ def test_the_blackout_section_reports_the_shift_the_drain_and_the_largest_lag():
         latency_ms={"p50": 80.0, "p99": 200.0},
         blackout=figures,
         failover={
+            "failedAfterClicks": 3,
+            "recoveredAfterClicks": 6,
             "secondsToMoveOff": 0.4,
             "userVisibleErrorsDuringFailure": 0,
             "clicksDuringFailure": 3,
@@ -213,7 +216,8 @@ def test_the_blackout_section_reports_the_shift_the_drain_and_the_largest_lag():
     text = "\n".join(report.blackout_section(outcome.to_json()))
     assert "## Fault injection: a blackout mid-run" in text
     assert "not an AWS one" in text
-    assert "us-east-1, the primary" in text
+    assert "us-east-1, the primary (its user pool with it), is blacked out after 3 clicks" in text
+    assert "restored after 6 (`/restore`)" in text
     assert "| time to shift: command to every click sent first to another region | 0.4 s |  |" in text
     assert "retried in us-west-2, it succeeded 146 ms after it was sent" in text
     assert "| backlog drained: restore to the last queued write applied | 2.7 s | pass |" in text
