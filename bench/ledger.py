@@ -641,9 +641,17 @@ def _failover(
     healthy_again = next(
         (r for r in routers if r["at"] >= recovered_at and r["states"].get(region) == OK), None
     )
-    # The first click sent to the region that did not answer OK there (a 503, or nothing at all).
+    # The first click sent to the region that did not answer OK there (a 503, or nothing at all),
+    # the one in flight when the command came included.
     met = next(
-        (c for c in during if c["attempts"][0]["region"] == region and c["attempts"][0]["outcome"] != OK),
+        (
+            c
+            for c in clicks
+            if c["startedAt"] + c["elapsedMs"] >= failed_at
+            and c["startedAt"] < recovered_at
+            and c["attempts"][0]["region"] == region
+            and c["attempts"][0]["outcome"] != OK
+        ),
         None,
     )
     return {
@@ -658,7 +666,8 @@ def _failover(
         "failedOverClickMs": _percentiles(sorted(c["elapsedMs"] for c in failed_over)),
         "secondsToHealthyAgain": _seconds(healthy_again["at"] - recovered_at) if healthy_again else None,
         "firstMet": {
-            "secondsAfterCommand": _seconds(met["startedAt"] - failed_at),
+            # Negative: sent before the command, its answer still on its way.
+            "secondsAfterCommand": round((met["startedAt"] - failed_at) / 1000, 2) + 0.0,  # no -0.0
             "outcome": met["attempts"][0]["outcome"],
             "retriedIn": met["attempts"][-1]["region"] if len(met["attempts"]) > 1 else None,
             "succeeded": met["outcome"] == OK,

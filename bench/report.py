@@ -98,7 +98,12 @@ def blackout_section(ledger: dict[str, Any]) -> list[str]:
     met = failover.get("firstMet")
     if met:
         first = (
-            f"sent {met['secondsAfterCommand']:g} s after the command, its first attempt {met['outcome']}; "
+            (
+                f"sent {met['secondsAfterCommand']:g} s after the command"
+                if met["secondsAfterCommand"] >= 0
+                else f"in flight at the command (sent {-met['secondsAfterCommand']:g} s before it)"
+            )
+            + f", its first attempt {met['outcome']}; "
             + (
                 f"retried in {met['retriedIn']}, it succeeded {met['msToSuccess']} ms after it was sent"
                 if met["succeeded"]

@@ -96,6 +96,20 @@ def test_the_first_click_to_meet_a_blackout_is_timed_to_its_retry_in_the_other_r
     assert figures["secondsToFirst503"] is None  # nothing answered: no 503
 
 
+def test_the_click_in_flight_when_the_blackout_came_is_the_first_to_meet_it():
+    clicks = [
+        _click(900, [("east", "server-error"), ("west", "ok")]),  # sent before, answered after
+        _click(1200, [("west", "ok")]),
+    ]
+    figures = ledger._failover(clicks, [], {"region": "east", "failedAt": 905, "recoveredAt": 8000})
+    assert figures["firstMet"]["secondsAfterCommand"] == -0.01
+    assert figures["firstMet"]["outcome"] == "server-error"
+    settings = ledger.LedgerSettings(clicks=2, fault=ledger.BLACKOUT)
+    outcome = ledger.Ledger(settings, blackout=_blackout(), failover=figures, latency_ms={})
+    text = "\n".join(report.blackout_section(outcome.to_json()))
+    assert "in flight at the command (sent 0.01 s before it), its first attempt server-error" in text
+
+
 def test_a_failover_the_client_saw_first_in_its_probe_has_no_first_met_click():
     clicks = [_click(900, [("east", "ok")]), _click(1500, [("west", "ok")])]
     figures = ledger._failover(clicks, [], {"region": "east", "failedAt": 1000, "recoveredAt": 8000})
