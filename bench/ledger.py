@@ -248,6 +248,17 @@ class LocalCloudClient:
         )["Items"]
         return sum(int(item["views"]["N"]) for item in items)
 
+    def redelivery_seconds(self) -> float:
+        """The longest a received SQS message stays invisible before it is delivered again: the
+        largest VisibilityTimeout of every region's queues (the dead-letter queues' among them)."""
+        longest = 30.0  # SQS's default
+        for region in self.regions:
+            sqs = self.aws("sqs", region)
+            for url in sqs.list_queues().get("QueueUrls", []):
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+                longest = max(longest, float(attributes["Attributes"]["VisibilityTimeout"]))
+        return longest
+
     def control(self, method: str, path: str) -> tuple[int, Any]:
         """A request to the local control API (local only)."""
         return self.request(method, f"{self.state['control']}{path}")
@@ -469,14 +480,7 @@ def _run(
 
     settle_started = time.monotonic()
     since = (datetime.fromtimestamp(started, UTC) - timedelta(seconds=5)).isoformat()
-    while True:
-        stored, dead = _outcomes(cloud, user_id, since)
-        pending = [key for key in accepted if key not in stored and key not in dead]
-        if not pending or time.monotonic() - settle_started > settings.settle_timeout:
-            break
-        time.sleep(1)
-    time.sleep(2)  # let late duplicates, if any, land before counting
-    stored, dead = _outcomes(cloud, user_id, since)
+    stored, dead = _settle(cloud, user_id, since, list(accepted), settings)
     ledger.settle_seconds = round(time.monotonic() - settle_started, 1)
 
     ledger.counter_delta = cloud.views(user_id) - views_before
@@ -499,6 +503,28 @@ def _run(
         f"user-visible errors {ledger.rejected}"
     )
     return ledger
+
+
+def _settle(
+    cloud: LocalCloudClient, user_id: str, since: str, accepted: list[str], settings: LedgerSettings
+) -> tuple[set[str], dict[str, bool]]:
+    """The outcomes (``_outcomes``) once every accepted click is stored or dead-lettered and
+    handled, or the settle timeout passed."""
+    deadline, redelivery = time.monotonic() + settings.settle_timeout, None
+    while True:
+        stored, dead = _outcomes(cloud, user_id, since)
+        pending = [key for key in accepted if key not in stored and key not in dead]
+        unhandled = [key for key in accepted if key not in stored and key in dead and not dead[key]]
+        if unhandled and redelivery is None:
+            # A dead letter whose handling failed (its handler cut off by a blackout, say) is
+            # handled again once the queue's visibility timeout has passed: wait for that too.
+            redelivery = cloud.redelivery_seconds()
+            deadline = max(deadline, time.monotonic() + redelivery + 30)
+        if not (pending or unhandled) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    time.sleep(2)  # let late duplicates, if any, land before counting
+    return _outcomes(cloud, user_id, since)
 
 
 def _converged(cloud: LocalCloudClient, user_id: str, total: int, settings: LedgerSettings) -> dict[str, Any]:

@@ -321,3 +321,23 @@ def test_a_route_over_the_target_in_most_rounds_fails():
 
     assert row["overheadP50Ms"] == 6.0
     assert row["pass"] is False
+
+
+def test_the_ledger_waits_past_the_settle_timeout_for_a_dead_letter_handled_again(monkeypatch):
+    # Its handler was cut off once: the queue delivers it again after its visibility timeout.
+    answers = iter([(set(), {"c1": False}), (set(), {"c1": False}), (set(), {"c1": True})])
+    last: list[tuple[set[str], dict[str, bool]]] = []
+
+    def outcomes(*_: object) -> tuple[set[str], dict[str, bool]]:
+        last[:] = [next(answers, last[0] if last else (set(), {}))]
+        return last[0]
+
+    class Cloud:
+        def redelivery_seconds(self) -> float:
+            return 60.0
+
+    monkeypatch.setattr(ledger, "_outcomes", outcomes)
+    monkeypatch.setattr(ledger.time, "sleep", lambda _: None)
+    settings = ledger.LedgerSettings(settle_timeout=0.0)
+    stored, dead = ledger._settle(Cloud(), "u1", "", ["c1"], settings)  # type: ignore[arg-type]
+    assert (stored, dead) == (set(), {"c1": True})
