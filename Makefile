@@ -79,7 +79,7 @@ synth: $(STAMP) ## print the stack's resource graph as JSON (STACK=us-east-1)
 plan: $(STAMP) ## what this change does to each stack, offline, in Markdown (BASE=<git ref>, STACK=)
 	@$(PY) -m tools.plan $(if $(BASE),--base $(BASE)) $(if $(filter command line environment,$(origin STACK)),--stack $(STACK))
 
-bench: $(STAMP) ## measure on the local cloud; writes bench/report.md and bench/report.json (about 5 min)
+bench: $(STAMP) ## measure on the local cloud; writes bench/report.md and bench/report.json (about 8 min)
 	$(PY) -m bench $(BENCH_ARGS)
 
 iam-check: $(STAMP) ## remove each statement of each function's role in turn; writes bench/iam-check.md (about 5 min)

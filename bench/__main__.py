@@ -3,8 +3,9 @@
 Sections, in order: synth time per stack and package sizes (no cloud needed); then, on a local
 cloud started in this process on its own ports and state directory: each function's cold start
 against a bare ``import boto3``; warm latency through the gateway against direct handler calls;
-throttling under load; the fault-injection ledger. Every load is bounded in count and time and
-sent to 127.0.0.1 only. Exits 1 when a figure misses its target (the report says which).
+throttling under load; the fault-injection ledger, with the serving region failed from Slack, then
+again with the primary blacked out (a real outage, ``localcloud.control``). Every load is bounded
+in count and time and sent to 127.0.0.1 only. Exits 1 when a figure misses its target (the report says which).
 """
 
 from __future__ import annotations
@@ -134,6 +135,11 @@ def failures(data: dict[str, Any]) -> list[str]:
         missed.append(f"local cloud idle memory {shape['idleRssMb']} MB > {shape['targets']['idleRssMb']} MB")
     if not data["ledger"]["holds"]:
         missed.append("ledger: a click was lost, duplicated or failed in front of the user")
+    blackout = data.get("blackoutLedger")
+    if blackout is not None:
+        if not blackout["holds"]:
+            missed.append("blackout ledger: a click was lost, duplicated or failed in front of the user")
+        missed += [f"blackout ledger: {line}" for line in blackout["recovered"]]
     return missed
 
 
@@ -177,6 +183,15 @@ def main() -> None:
         )
         outcome = ledger.run(state, settings, log=log)
         data["ledger"] = {**outcome.to_json(), "holds": outcome.holds()}
+        settings = ledger.LedgerSettings(
+            clicks=options.clicks, writer_failure_rate=options.writer_failure_rate, fault=ledger.BLACKOUT
+        )
+        outcome = ledger.run(state, settings, log=log)
+        data["blackoutLedger"] = {
+            **outcome.to_json(),
+            "holds": outcome.holds(),
+            "recovered": outcome.recovered(),
+        }
 
     data["seconds"] = round(time.perf_counter() - started, 1)
     data["missed"] = failures(data)

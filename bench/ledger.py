@@ -14,15 +14,34 @@ stand-in's console, and moto for state):
    exactly the number stored: anything more is a duplicate.
 
 The chaos state of both regions is restored afterwards.
+
+With ``fault="blackout"`` the region is not failed politely from Slack but blacked out through the
+local control API (``POST {control}/regions/<region>/blackout``, then ``/restore``): a real
+outage, whose APIs refuse connections, whose functions and services stop, and whose replication
+queues up. The blacked-out region is the primary, us-east-1, by default: the hardest case (its
+user pool goes dark too, and it owns the global pieces). The client must be served by it when it
+goes dark, so the user sits near it: every request to another region waits ``far_ms`` first (the
+network's distance), and the router, unchanged, prefers the primary while it answers. It is blacked
+out at the first click the primary served from a third of the way in (were the client on another
+region a sixth of the clicks later, that region is blacked out instead: ``blackout["region"]`` and
+``blackout["primary"]`` say which), and restored two thirds in. Clicks the region accepted just
+before it went dark may be stored there and replicate only once it is back, so the ledger counts
+after the restore's drain, and checks that every region's copy of the counters adds up to the
+same total. Besides the ledger it measures the time to shift, the
+restored region's health and drain, and the largest replication lag (the replicator's
+AWS/DynamoDB ReplicationLatency, read from CloudWatch as an operator would).
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
+import os
 import secrets
 import statistics
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -30,7 +49,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
@@ -41,6 +60,8 @@ CLIENT = Path(__file__).with_name("ledger_client.mjs")
 CHAOS_PREFIX = "/active-active/chaos"
 OK = "ok"
 FAILED = "failed"  # the router's state of a region it saw fail
+CHAOS, BLACKOUT = "chaos", "blackout"  # the faults: /chaos fail from Slack, or a real outage
+PRIMARY = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,10 @@ class LedgerSettings:
     fail_at: float = 1 / 3
     recover_at: float = 2 / 3
     settle_timeout: float = 120.0
+    fault: str = CHAOS
+    blackout_region: str = PRIMARY  # blacked out when it serves the clicks (see the module's text)
+    restore_within: float = 60.0  # seconds the restored region may take to be healthy and drained
+    far_ms: int = 40  # blackout: the network's delay to every region but blackout_region
 
 
 @dataclass
@@ -67,6 +92,7 @@ class Ledger:
     stored_but_reported_failed: int = 0
     counter_delta: int = 0
     failover: dict[str, Any] = field(default_factory=dict)
+    blackout: dict[str, Any] = field(default_factory=dict)  # the outage's figures (fault "blackout")
     latency_ms: dict[str, float] = field(default_factory=dict)
     served_by: dict[str, int] = field(default_factory=dict)
     settle_seconds: float = 0.0
@@ -84,6 +110,22 @@ class Ledger:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def recovered(self) -> list[str]:
+        """What a blackout run's restored region missed, in words (empty: healthy within
+        ``restore_within`` seconds, its backlog drained, and its counts include every click)."""
+        figures, limit = self.blackout, self.settings.restore_within
+        if not figures:
+            return ["no region was blacked out"]
+        missed = []
+        healthy, drained = figures.get("secondsToHealthy"), figures.get("drainSeconds")
+        if healthy is None or healthy > limit:
+            missed.append(f"{figures['region']} not healthy within {limit:g} s of the restore")
+        if drained is None or drained > limit:
+            missed.append(f"{figures['region']}'s replication backlog not drained within {limit:g} s")
+        if not figures.get("countsConverged"):
+            missed.append(f"the regions' counts differ after the restore: {figures.get('countsByRegion')}")
+        return missed
 
 
 class LocalCloudClient:
@@ -196,18 +238,216 @@ class LocalCloudClient:
     def views(self, user_id: str) -> int:
         return sum(self.own_counter(region, user_id) for region in self.regions)
 
+    def views_seen_in(self, region: str, user_id: str) -> int:
+        """The user's views as `region` sums them: every region's counter item, as replicated there."""
+        items = self.aws("dynamodb", region).query(
+            TableName=self.table(region),
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :views)",
+            ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}"}, ":views": {"S": "VIEWS#"}},
+            ConsistentRead=True,
+        )["Items"]
+        return sum(int(item["views"]["N"]) for item in items)
+
+    def redelivery_seconds(self) -> float:
+        """The longest a received SQS message stays invisible before it is delivered again: the
+        largest VisibilityTimeout of every region's queues (the dead-letter queues' among them)."""
+        longest = 30.0  # SQS's default
+        for region in self.regions:
+            sqs = self.aws("sqs", region)
+            for url in sqs.list_queues().get("QueueUrls", []):
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+                longest = max(longest, float(attributes["Attributes"]["VisibilityTimeout"]))
+        return longest
+
+    def control(self, method: str, path: str) -> tuple[int, Any]:
+        """A request to the local control API (local only)."""
+        return self.request(method, f"{self.state['control']}{path}")
+
+    def health(self, region: str) -> int:
+        """The status of the region's ``GET /health``, 0 when nothing answers."""
+        try:
+            return self.request("GET", f"{self.state['regions'][region]['api']}/health")[0]
+        except (OSError, ValueError):
+            return 0
+
+    def replication_latency(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
+        """AWS/DynamoDB ReplicationLatency per "source>receiving" pair between `start` and `end`:
+        its largest and average datapoint (ms) and how many, from each source region's CloudWatch."""
+        figures: dict[str, dict[str, float]] = {}
+        for source in self.regions:
+            cloudwatch = self.aws("cloudwatch", source)
+            for receiving in self.regions:
+                if receiving == source:
+                    continue
+                points = cloudwatch.get_metric_statistics(
+                    Namespace="AWS/DynamoDB",
+                    MetricName="ReplicationLatency",
+                    Dimensions=[
+                        {"Name": "TableName", "Value": self.table(source)},
+                        {"Name": "ReceivingRegion", "Value": receiving},
+                    ],
+                    StartTime=start,
+                    EndTime=end,
+                    Period=60,
+                    Statistics=["Maximum", "Average", "SampleCount"],
+                )["Datapoints"]
+                count = sum(point["SampleCount"] for point in points)
+                if count:
+                    figures[f"{source}>{receiving}"] = {
+                        "maxMs": round(max(point["Maximum"] for point in points), 1),
+                        "averageMs": round(
+                            sum(point["Average"] * point["SampleCount"] for point in points) / count, 1
+                        ),
+                        "samples": int(count),
+                    }
+        return figures
+
+
+class Fault(Protocol):
+    """How the serving region is made to fail mid-run, and brought back."""
+
+    def __init__(self, cloud: LocalCloudClient, settings: LedgerSettings) -> None: ...
+
+    def target(self, click: dict[str, Any], waited: int) -> str | None:
+        """The region to fail after `click`, `waited` clicks past ``fail_at``; None: not yet."""
+
+    def client(self) -> dict[str, Any]:
+        """What the ledger's client is told besides the clicks (``near``, ``farMs``)."""
+
+    def begin(self, region: str) -> None: ...
+
+    def end(self, region: str) -> None: ...
+
+    def figures(self) -> dict[str, Any]: ...
+
+    def clean_up(self) -> None: ...
+
+
+class SlackChaos:
+    """The polite fault: ``/chaos fail`` and ``/chaos recover`` from Slack, on the serving region."""
+
+    def __init__(self, cloud: LocalCloudClient, settings: LedgerSettings) -> None:
+        self.cloud = cloud
+
+    def client(self) -> dict[str, Any]:
+        return {}
+
+    def target(self, click: dict[str, Any], waited: int) -> str | None:
+        return str(click["region"])
+
+    def begin(self, region: str) -> None:
+        self.cloud.slack(region, f"fail {region}")
+
+    def end(self, region: str) -> None:
+        self.cloud.slack(region, f"recover {region}")
+
+    def figures(self) -> dict[str, Any]:
+        return {}
+
+    def clean_up(self) -> None:
+        """Nothing: the chaos state is restored by ``run``."""
+
+
+class Blackout:
+    """A real outage from the local control API, of ``settings.blackout_region`` once it serves."""
+
+    def __init__(self, cloud: LocalCloudClient, settings: LedgerSettings) -> None:
+        self.cloud = cloud
+        self.settings = settings
+        self.grace = max(1, settings.clicks // 6)  # clicks to wait for the preferred region to serve
+        self.region: str | None = None
+        self.out = False
+        self.times: dict[str, Any] = {}
+
+    def client(self) -> dict[str, Any]:
+        # The user sits near the region to black out, so the client serves from it until it
+        # goes dark (the regions answer within a few ms of each other here, and the router
+        # keeps its region unless another is faster by SWITCH_MARGIN_MS, 25 ms).
+        return {"near": self.settings.blackout_region, "farMs": self.settings.far_ms}
+
+    def target(self, click: dict[str, Any], waited: int) -> str | None:
+        if click["region"] == self.settings.blackout_region or waited >= self.grace:
+            return str(click["region"])
+        return None
+
+    def begin(self, region: str) -> None:
+        commanded = time.time()
+        status, reply = self.cloud.control("POST", f"/regions/{region}/blackout")
+        if status != 200:
+            raise RuntimeError(f"blackout of {region} failed with {status}: {reply}")
+        self.region, self.out = region, True
+        self.times.update(commanded=commanded, confirmed=time.time())
+
+    def end(self, region: str) -> None:
+        commanded = time.time()
+        status, reply = self.cloud.control("POST", f"/regions/{region}/restore")
+        if status != 200:
+            raise RuntimeError(f"restore of {region} failed with {status}: {reply}")
+        self.out = False
+        self.times.update(restored=commanded, backlog=reply["lastOutage"]["backlog"])
+        # Healthy again: its own /health answers 200 (the client sees it at its next probe).
+        deadline = commanded + self.settings.restore_within
+        while self.cloud.health(region) != 200 and time.time() < deadline:
+            time.sleep(0.1)
+        if self.cloud.health(region) == 200:
+            self.times["healthy"] = time.time()
+
+    def drained(self) -> dict[str, Any]:
+        """The control API's account of the drain, once the backlog is written (or the deadline)."""
+        assert self.region is not None
+        deadline = self.times["restored"] + self.settings.restore_within
+        while True:
+            status, state = self.cloud.control("GET", f"/regions/{self.region}")
+            outage = (state or {}).get("lastOutage") or {}
+            if (status == 200 and outage.get("drainedAt")) or time.time() > deadline:
+                return dict(outage)
+            time.sleep(0.2)
+
+    def figures(self) -> dict[str, Any]:
+        if self.region is None:
+            return {}
+        times = self.times
+        outage = self.drained() if "restored" in times else {}
+        return {
+            "region": self.region,
+            "primary": self.region == PRIMARY,
+            "preferred": self.settings.blackout_region,
+            "commandSeconds": _seconds((times["confirmed"] - times["commanded"]) * 1000),
+            "outageSeconds": _seconds((times["restored"] - times["commanded"]) * 1000)
+            if "restored" in times
+            else None,
+            "secondsToHealthy": _seconds((times["healthy"] - times["restored"]) * 1000)
+            if "healthy" in times
+            else None,
+            "backlogAtRestore": times.get("backlog"),
+            "drainSeconds": outage.get("drainSeconds"),
+        }
+
+    def clean_up(self) -> None:
+        """A run that stopped during the outage still ends it."""
+        if self.out and self.region is not None:
+            self.cloud.control("POST", f"/regions/{self.region}/restore")
+            self.out = False
+
+
+FAULTS: dict[str, type[Fault]] = {CHAOS: SlackChaos, BLACKOUT: Blackout}
+
 
 def run(state: dict[str, Any], settings: LedgerSettings, log: Callable[[str], None] = print) -> Ledger:
     cloud = LocalCloudClient(state)
     saved = {region: cloud.chaos(region) for region in cloud.regions}
+    fault = FAULTS[settings.fault](cloud, settings)
     try:
-        return _run(cloud, settings, log)
+        return _run(cloud, settings, fault, log)
     finally:
+        fault.clean_up()
         for region, value in saved.items():
             cloud.set_chaos(region, value)
 
 
-def _run(cloud: LocalCloudClient, settings: LedgerSettings, log: Callable[[str], None]) -> Ledger:
+def _run(
+    cloud: LocalCloudClient, settings: LedgerSettings, fault: Fault, log: Callable[[str], None]
+) -> Ledger:
     for region in cloud.regions:
         cloud.slack(region, f"recover {region}")
         cloud.slack(region, f"errors 0 {region}")
@@ -219,9 +459,13 @@ def _run(cloud: LocalCloudClient, settings: LedgerSettings, log: Callable[[str],
     user_id = jwt.decode(token, options={"verify_signature": False})["sub"]
     views_before = cloud.views(user_id)
     started = time.time()
-    log(f"ledger: {settings.clicks} clicks, writer failing {settings.writer_failure_rate:.0%} of deliveries")
-    clicks, routers, commands = _click(cloud, token, settings, log)
+    log(
+        f"ledger: {settings.clicks} clicks, writer failing {settings.writer_failure_rate:.0%} of deliveries, "
+        f"fault: {settings.fault}"
+    )
+    clicks, routers, commands = _click(cloud, token, settings, fault, log)
     ledger = Ledger(settings, duration_seconds=round(time.time() - started, 1))
+    ledger.blackout = fault.figures()
 
     accepted = {c["clickId"]: c for c in clicks if c["outcome"] == OK}
     failed = {c["clickId"] for c in clicks if c["outcome"] != OK}
@@ -236,14 +480,7 @@ def _run(cloud: LocalCloudClient, settings: LedgerSettings, log: Callable[[str],
 
     settle_started = time.monotonic()
     since = (datetime.fromtimestamp(started, UTC) - timedelta(seconds=5)).isoformat()
-    while True:
-        stored, dead = _outcomes(cloud, user_id, since)
-        pending = [key for key in accepted if key not in stored and key not in dead]
-        if not pending or time.monotonic() - settle_started > settings.settle_timeout:
-            break
-        time.sleep(1)
-    time.sleep(2)  # let late duplicates, if any, land before counting
-    stored, dead = _outcomes(cloud, user_id, since)
+    stored, dead = _settle(cloud, user_id, since, list(accepted), settings)
     ledger.settle_seconds = round(time.monotonic() - settle_started, 1)
 
     ledger.counter_delta = cloud.views(user_id) - views_before
@@ -257,6 +494,9 @@ def _run(cloud: LocalCloudClient, settings: LedgerSettings, log: Callable[[str],
     # Every store adds 1 to a counter; a click stored in two regions adds 2 but has one guard.
     ledger.duplicated = max(0, ledger.counter_delta - len(stored))
     ledger.lost_increments = max(0, len(stored) - ledger.counter_delta)
+    if ledger.blackout:
+        ledger.blackout.update(_converged(cloud, user_id, views_before + ledger.counter_delta, settings))
+        ledger.blackout["replicationLatency"] = _latency(cloud, started)
     log(
         f"ledger: accepted {ledger.accepted}, stored once {ledger.stored_once}, dead-lettered and handled "
         f"{ledger.dead_lettered_and_handled}, lost {ledger.lost}, duplicated {ledger.duplicated}, "
@@ -265,17 +505,74 @@ def _run(cloud: LocalCloudClient, settings: LedgerSettings, log: Callable[[str],
     return ledger
 
 
+def _settle(
+    cloud: LocalCloudClient, user_id: str, since: str, accepted: list[str], settings: LedgerSettings
+) -> tuple[set[str], dict[str, bool]]:
+    """The outcomes (``_outcomes``) once every accepted click is stored or dead-lettered and
+    handled, or the settle timeout passed."""
+    deadline, redelivery = time.monotonic() + settings.settle_timeout, None
+    while True:
+        stored, dead = _outcomes(cloud, user_id, since)
+        pending = [key for key in accepted if key not in stored and key not in dead]
+        unhandled = [key for key in accepted if key not in stored and key in dead and not dead[key]]
+        if unhandled and redelivery is None:
+            # A dead letter whose handling failed (its handler cut off by a blackout, say) is
+            # handled again once the queue's visibility timeout has passed: wait for that too.
+            redelivery = cloud.redelivery_seconds()
+            deadline = max(deadline, time.monotonic() + redelivery + 30)
+        if not (pending or unhandled) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    time.sleep(2)  # let late duplicates, if any, land before counting
+    return _outcomes(cloud, user_id, since)
+
+
+def _converged(cloud: LocalCloudClient, user_id: str, total: int, settings: LedgerSettings) -> dict[str, Any]:
+    """Whether every region sums the user's counters to `total` (replication caught up), polled
+    until it does or ``restore_within`` seconds pass."""
+    deadline = time.monotonic() + settings.restore_within
+    while True:
+        seen = {region: cloud.views_seen_in(region, user_id) for region in cloud.regions}
+        converged = all(value == total for value in seen.values())
+        if converged or time.monotonic() > deadline:
+            return {"countsConverged": converged, "countsByRegion": seen, "countsTotal": total}
+        time.sleep(0.5)
+
+
+def _latency(cloud: LocalCloudClient, started: float) -> dict[str, Any]:
+    """The run's ReplicationLatency, once CloudWatch has every datapoint (the local metrics reach
+    it in batches about a second apart: read until two reads agree)."""
+    start = datetime.fromtimestamp(started, UTC) - timedelta(seconds=5)
+    previous: dict[str, dict[str, float]] | None = None
+    for _ in range(20):
+        figures = cloud.replication_latency(start, datetime.now(UTC) + timedelta(minutes=1))
+        if figures == previous:
+            break
+        previous = figures
+        time.sleep(1.5)
+    largest = max(figures.items(), key=lambda pair: pair[1]["maxMs"], default=None)
+    return {
+        "pairs": figures,
+        "maxMs": largest[1]["maxMs"] if largest else None,
+        "maxPair": largest[0] if largest else None,
+    }
+
+
 def _click(
-    cloud: LocalCloudClient, token: str, settings: LedgerSettings, log: Callable[[str], None]
+    cloud: LocalCloudClient, token: str, settings: LedgerSettings, fault: Fault, log: Callable[[str], None]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     config = {
         "regions": [{"region": r, "api": cloud.state["regions"][r]["api"]} for r in cloud.regions],
         "token": token,
         "clicks": settings.clicks,
         "intervalMs": settings.interval_ms,
+        **fault.client(),
     }
-    # Bounded: at most twice the paced duration plus a minute, then the client is stopped.
-    deadline = time.monotonic() + settings.clicks * settings.interval_ms / 1000 * 2 + 60
+    # Bounded: a quarter of a second a click beyond twice the pace (a click here takes about
+    # 80 ms, one through a distant region 40 ms more), the restored region's wait for its health,
+    # and a minute; then the client is stopped.
+    budget = settings.clicks * (settings.interval_ms / 1000 * 2 + 0.25) + settings.restore_within + 60
+    deadline = time.monotonic() + budget
     process = subprocess.Popen(
         ["node", str(CLIENT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -298,11 +595,15 @@ def _click(
                     commands.setdefault("seenFailedAt", record["at"])
             elif record["type"] == "click":
                 clicks.append(record)
-                if len(clicks) == fail_index:
-                    region = record["region"]
-                    cloud.slack(region, f"fail {region}")
-                    commands.update(region=region, failedAt=time.time() * 1000)
-                    log(f"ledger: failed {region} after {len(clicks)} clicks")
+                region = (
+                    None
+                    if commands or len(clicks) < fail_index
+                    else fault.target(record, len(clicks) - fail_index)
+                )
+                if region is not None:
+                    commands.update(region=region, failedAt=time.time() * 1000, failedAfter=len(clicks))
+                    fault.begin(region)
+                    log(f"ledger: {settings.fault} of {region} after {len(clicks)} clicks")
                 elif _moved_off(record, commands):
                     commands.setdefault("movedOffAt", record["startedAt"])
                 # Recovered at recover_at, or later once the client has moved off the failed
@@ -310,8 +611,8 @@ def _click(
                 # functions' chaos cache (up to 3 s), so the failure may not show before it.
                 moved, recovered = "movedOffAt" in commands, "recoveredAt" in commands
                 if len(clicks) >= recover_index and moved and not recovered:
-                    cloud.slack(commands["region"], f"recover {commands['region']}")
-                    commands["recoveredAt"] = time.time() * 1000
+                    commands.update(recoveredAt=time.time() * 1000, recoveredAfter=len(clicks))
+                    fault.end(commands["region"])
                     log(f"ledger: recovered {commands['region']} after {len(clicks)} clicks")
     except BaseException:
         process.kill()
@@ -366,8 +667,23 @@ def _failover(
     healthy_again = next(
         (r for r in routers if r["at"] >= recovered_at and r["states"].get(region) == OK), None
     )
+    # The first click sent to the region that did not answer OK there (a 503, or nothing at all),
+    # the one in flight when the command came included.
+    met = next(
+        (
+            c
+            for c in clicks
+            if c["startedAt"] + c["elapsedMs"] >= failed_at
+            and c["startedAt"] < recovered_at
+            and c["attempts"][0]["region"] == region
+            and c["attempts"][0]["outcome"] != OK
+        ),
+        None,
+    )
     return {
         "region": region,
+        "failedAfterClicks": commands.get("failedAfter"),
+        "recoveredAfterClicks": commands.get("recoveredAfter"),
         "clicksDuringFailure": len(during),
         "userVisibleErrorsDuringFailure": sum(1 for c in during if c["outcome"] != OK),
         "clicksFailedOver": len(failed_over),
@@ -375,6 +691,16 @@ def _failover(
         "secondsToMoveOff": _seconds(moved["startedAt"] - failed_at) if moved else None,
         "failedOverClickMs": _percentiles(sorted(c["elapsedMs"] for c in failed_over)),
         "secondsToHealthyAgain": _seconds(healthy_again["at"] - recovered_at) if healthy_again else None,
+        "firstMet": {
+            # Negative: sent before the command, its answer still on its way.
+            "secondsAfterCommand": round((met["startedAt"] - failed_at) / 1000, 2) + 0.0,  # no -0.0
+            "outcome": met["attempts"][0]["outcome"],
+            "retriedIn": met["attempts"][-1]["region"] if len(met["attempts"]) > 1 else None,
+            "succeeded": met["outcome"] == OK,
+            "msToSuccess": met["elapsedMs"] if met["outcome"] == OK else None,
+        }
+        if met
+        else None,
     }
 
 
@@ -391,3 +717,34 @@ def _percentiles(values: list[float]) -> dict[str, float]:
         "p99": float(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]),
         "max": float(ordered[-1]),
     }
+
+
+def main() -> None:
+    """``python -m bench.ledger``: the ledger alone, against a running local cloud (its state.json),
+    printed as JSON; exits 1 when it does not hold."""
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0] if main.__doc__ else None)
+    parser.add_argument(
+        "--state", type=Path, default=Path(os.environ.get("LOCALCLOUD_STATE_DIR", ".localcloud"))
+    )
+    parser.add_argument("--clicks", type=int, default=LedgerSettings.clicks)
+    parser.add_argument("--writer-failure-rate", type=float, default=LedgerSettings.writer_failure_rate)
+    parser.add_argument("--fault", choices=sorted(FAULTS), default=CHAOS)
+    parser.add_argument("--region", default=PRIMARY, help="the region to black out when it serves")
+    options = parser.parse_args()
+    path = options.state / "state.json" if options.state.is_dir() else options.state
+    settings = LedgerSettings(
+        clicks=options.clicks,
+        writer_failure_rate=options.writer_failure_rate,
+        fault=options.fault,
+        blackout_region=options.region,
+    )
+    outcome = run(json.loads(path.read_text()), settings, log=lambda line: print(line, file=sys.stderr))
+    missed = [] if outcome.holds() else ["the ledger does not hold"]
+    if options.fault == BLACKOUT:
+        missed += outcome.recovered()
+    print(json.dumps({**outcome.to_json(), "holds": outcome.holds(), "missed": missed}, indent=2))
+    sys.exit(1 if missed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,10 @@
 // (same clickId) once on another region when the first answers 503, another 5xx or nothing.
 //
 // Input: one JSON object on stdin:
-//   {regions: [{region, api}], token, clicks, intervalMs}
+//   {regions: [{region, api}], token, clicks, intervalMs, near?, farMs?}
+// With `near`, the user sits near that region: every request to another region waits `farMs`
+// first (the network's distance, as from Virginia to Oregon), so the router's latency probes
+// prefer `near` while it is healthy. The router itself is unchanged: only its fetch is farther.
 // Output: JSON lines on stdout, one per click and one per change of the router's view:
 //   {type: "click", index, clickId, startedAt, elapsedMs, status, outcome, region, attempts}
 //   {type: "router", at, preferred, states: {region: "ok" | "failed" | "unknown"}}
@@ -23,7 +26,13 @@ const config = JSON.parse(readFileSync(0, 'utf8'));
 const emit = (record) => process.stdout.write(`${JSON.stringify(record)}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const router = new RegionRouter({ regions: config.regions, fetch: globalThis.fetch });
+const apis = new Map(config.regions.map(({ region, api }) => [api.replace(/\/+$/, ''), region]));
+const regionOf = (url) => [...apis].find(([api]) => String(url).startsWith(api))?.[1];
+const distantFetch = async (url, init) => {
+  if (config.near && regionOf(url) !== config.near) await sleep(config.farMs || 0);
+  return globalThis.fetch(url, init);
+};
+const router = new RegionRouter({ regions: config.regions, fetch: distantFetch });
 let last = '';
 router.subscribe((snapshot) => {
   const states = Object.fromEntries(snapshot.regions.map((entry) => [entry.region, entry.state]));

@@ -39,6 +39,150 @@ def _failover_text(failover: dict[str, Any]) -> str:
     )
 
 
+def _ledger_rows(ledger: dict[str, Any]) -> list[str]:
+    return _table(
+        ["accepted", "stored once", "dead-lettered and handled", "lost", "duplicated", "user-visible errors"],
+        [
+            [
+                ledger["accepted"],
+                ledger["stored_once"],
+                ledger["dead_lettered_and_handled"],
+                ledger["lost"],
+                ledger["duplicated"],
+                ledger["rejected"],
+            ]
+        ],
+    )
+
+
+def _counters_text(ledger: dict[str, Any]) -> str:
+    return (
+        f"The per-region counters grew by {ledger['counter_delta']} "
+        f"for {ledger['stored_once']} clicks stored "
+        f"({ledger['lost_increments']} increments missing); {ledger['stored_but_reported_failed']} clicks "
+        "were stored although the user was told they failed. Clicks served by region: "
+        + ", ".join(f"{region} {count}" for region, count in sorted(ledger["served_by"].items()))
+        + f". Click latency p50 {ledger['latency_ms'].get('p50')} ms, "
+        f"p99 {ledger['latency_ms'].get('p99')} ms. "
+        f"The pipelines settled {ledger['settle_seconds']} s after the last click."
+    )
+
+
+def _seconds_or_none(value: float | None, unit: str = "s") -> str:
+    return "none" if value is None else f"{value:g} {unit}"
+
+
+def blackout_section(ledger: dict[str, Any]) -> list[str]:
+    """The blackout ledger's section: the same accounting, then the outage's figures."""
+    settings, figures, failover = ledger["settings"], ledger["blackout"], ledger["failover"]
+    region = figures.get("region")
+    who = f"{region}, the primary (its user pool with it)," if figures.get("primary") else f"{region}"
+    limit = settings["restore_within"]
+    lines = [
+        "## Fault injection: a blackout mid-run",
+        "",
+        f"The same ledger, {settings['clicks']} clicks with both writers failing "
+        f"{settings['writer_failure_rate']:.0%} of deliveries, from a user near "
+        f"{settings['blackout_region']} (every request to another region waits {settings['far_ms']} ms "
+        "first, so the unchanged router "
+        f"prefers {settings['blackout_region']}), while {who} is blacked out after "
+        f"{failover.get('failedAfterClicks')} clicks (from a third of the way in, once it serves) through "
+        "the local control API (`POST {control}/regions/<region>/blackout`: its APIs refuse connections, "
+        "its functions and services stop, moto drops its AWS calls, replication to and from it queues) and "
+        f"restored after {failover.get('recoveredAfterClicks')} (`/restore`). "
+        "A local emulation of a regional outage, not an AWS one. "
+        "Counted once the restore's backlog drained.",
+        "",
+    ]
+    lines += _ledger_rows(ledger)
+    met = failover.get("firstMet")
+    if met:
+        first = (
+            (
+                f"sent {met['secondsAfterCommand']:g} s after the command"
+                if met["secondsAfterCommand"] >= 0
+                else f"in flight at the command (sent {-met['secondsAfterCommand']:g} s before it)"
+            )
+            + f", its first attempt {met['outcome']}; "
+            + (
+                f"retried in {met['retriedIn']}, it succeeded {met['msToSuccess']} ms after it was sent"
+                if met["succeeded"]
+                else "it failed in front of the user"
+            )
+        )
+    else:
+        first = "none: the client's own health probe saw the outage first"
+    latency = figures.get("replicationLatency") or {}
+    pairs = latency.get("pairs") or {}
+    counts = figures.get("countsByRegion") or {}
+    healthy, drained = figures.get("secondsToHealthy"), figures.get("drainSeconds")
+    rows = [
+        [
+            "blackout command to confirmed (every API closed, moto told)",
+            _seconds_or_none(figures.get("commandSeconds")),
+            "",
+        ],
+        [
+            "time to shift: command to every click sent first to another region",
+            _seconds_or_none(failover.get("secondsToMoveOff")),
+            "",
+        ],
+        ["the first click to meet the outage", first, ""],
+        [
+            "user-visible errors during the outage",
+            f"{failover.get('userVisibleErrorsDuringFailure')} of "
+            f"{failover.get('clicksDuringFailure')} clicks",
+            _verdict(failover.get("userVisibleErrorsDuringFailure") == 0),
+        ],
+        ["outage, command to restore", _seconds_or_none(figures.get("outageSeconds")), ""],
+        [
+            f"restore to {region}'s `/health` answering 200",
+            _seconds_or_none(healthy),
+            _verdict(healthy is not None and healthy <= limit),
+        ],
+        [
+            f"restore to {region} healthy in the client (it probes every 10 s)",
+            _seconds_or_none(failover.get("secondsToHealthyAgain")),
+            "",
+        ],
+        [f"writes queued for {region} at the restore", figures.get("backlogAtRestore"), ""],
+        [
+            "backlog drained: restore to the last queued write applied",
+            _seconds_or_none(drained),
+            _verdict(drained is not None and drained <= limit),
+        ],
+        [
+            "the user's views as each region sums them, after the drain",
+            ", ".join(f"{name} {value}" for name, value in sorted(counts.items()))
+            + f" (total {figures.get('countsTotal')})",
+            _verdict(bool(figures.get("countsConverged"))),
+        ],
+        [
+            "largest replication lag (ReplicationLatency, stream record to write applied)",
+            _seconds_or_none(latency.get("maxMs"), "ms")
+            + (f", {latency['maxPair'].replace('>', ' to ')}" if latency.get("maxPair") else ""),
+            "",
+        ],
+    ]
+    lines += _table(["figure", "value", f"target ≤ {limit:g} s where judged"], rows)
+    if pairs:
+        lines += [
+            "ReplicationLatency over the run, per direction, from each source region's CloudWatch "
+            "(moto, written by the local replicator: one datapoint per replicated write; the writes "
+            "queued during the outage carry its length):",
+            "",
+        ]
+        lines += _table(
+            ["from", "to", "writes", "average ms", "largest ms"],
+            [
+                [pair.split(">")[0], pair.split(">")[1], row["samples"], row["averageMs"], row["maxMs"]]
+                for pair, row in sorted(pairs.items())
+            ],
+        )
+    lines += [_counters_text(ledger), ""]
+    return lines
+
+
 def render(data: dict[str, Any]) -> str:
     machine = data["machine"]
     lines = [
@@ -69,32 +213,15 @@ def render(data: dict[str, Any]) -> str:
         "failed and recovered from Slack mid-run.",
         "",
     ]
-    lines += _table(
-        ["accepted", "stored once", "dead-lettered and handled", "lost", "duplicated", "user-visible errors"],
-        [
-            [
-                ledger["accepted"],
-                ledger["stored_once"],
-                ledger["dead_lettered_and_handled"],
-                ledger["lost"],
-                ledger["duplicated"],
-                ledger["rejected"],
-            ]
-        ],
-    )
+    lines += _ledger_rows(ledger)
     lines += [
-        f"The per-region counters grew by {ledger['counter_delta']} "
-        f"for {ledger['stored_once']} clicks stored "
-        f"({ledger['lost_increments']} increments missing); {ledger['stored_but_reported_failed']} clicks "
-        "were stored although the user was told they failed. Clicks served by region: "
-        + ", ".join(f"{region} {count}" for region, count in sorted(ledger["served_by"].items()))
-        + f". Click latency p50 {ledger['latency_ms'].get('p50')} ms, "
-        f"p99 {ledger['latency_ms'].get('p99')} ms. "
-        f"The pipelines settled {ledger['settle_seconds']} s after the last click.",
+        _counters_text(ledger),
         "",
         _failover_text(failover),
         "",
     ]
+    if data.get("blackoutLedger"):
+        lines += blackout_section(data["blackoutLedger"])
 
     cold = data["coldStart"]
     lines += [

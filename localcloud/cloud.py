@@ -430,6 +430,13 @@ class LocalCloud:
         with self.blackout_lock:
             if self.blackouts.is_out(region):
                 raise Conflict(f"{region} is already blacked out")
+            # Dark from the command on: no invocation starts and moto drops the region's calls
+            # before the API servers close, which takes a while (each waits for its serving loop's
+            # poll). A request sent meanwhile on a kept connection must not run: its answer would
+            # be cut, its click retried in another region after this one had published it.
+            self.blackouts.begin(region)
+            if self.link is not None:
+                self.link.send("blackout", region)
             # All at once: each waits for its serving loop's poll and its requests in flight.
             closing = [
                 threading.Thread(target=_close, args=(self.api_servers.pop(port),), name=f"close-{port}")
@@ -439,9 +446,6 @@ class LocalCloud:
                 thread.start()
             for thread in closing:
                 thread.join()
-            self.blackouts.begin(region)
-            if self.link is not None:
-                self.link.send("blackout", region)
             for function in self.regions[region].functions.values():
                 function.lose_environments()
             self.outages[region] = {"started": self.blackouts.since(region), "ended": None}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from bench import coldstart, latency, ledger, load
+from bench import coldstart, latency, ledger, load, report
 
 JOB = load.Job("stage", "http://127.0.0.1:9/health", "GET", offered=100, seconds=10)
 
@@ -73,6 +75,188 @@ def test_a_ledger_holds_only_with_nothing_lost_duplicated_or_shown_as_an_error()
     assert not ledger.Ledger(settings).holds()
 
 
+def test_the_first_click_to_meet_a_blackout_is_timed_to_its_retry_in_the_other_region():
+    clicks = [
+        _click(900, [("east", "ok")]),
+        _click(1200, [("east", "unreachable"), ("west", "ok")]),
+        _click(1400, [("west", "ok")]),
+        _click(9000, [("east", "ok")]),
+    ]
+    clicks[1]["elapsedMs"] = 150
+    figures = ledger._failover(clicks, [], {"region": "east", "failedAt": 1000, "recoveredAt": 8000})
+    assert figures["firstMet"] == {
+        "secondsAfterCommand": 0.2,
+        "outcome": "unreachable",
+        "retriedIn": "west",
+        "succeeded": True,
+        "msToSuccess": 150,
+    }
+    assert figures["secondsToMoveOff"] == 0.4
+    assert (figures["failedAfterClicks"], figures["recoveredAfterClicks"]) == (None, None)
+    assert figures["secondsToFirst503"] is None  # nothing answered: no 503
+
+
+def test_the_click_in_flight_when_the_blackout_came_is_the_first_to_meet_it():
+    clicks = [
+        _click(900, [("east", "server-error"), ("west", "ok")]),  # sent before, answered after
+        _click(1200, [("west", "ok")]),
+    ]
+    figures = ledger._failover(clicks, [], {"region": "east", "failedAt": 905, "recoveredAt": 8000})
+    assert figures["firstMet"]["secondsAfterCommand"] == -0.01
+    assert figures["firstMet"]["outcome"] == "server-error"
+    settings = ledger.LedgerSettings(clicks=2, fault=ledger.BLACKOUT)
+    outcome = ledger.Ledger(settings, blackout=_blackout(), failover=figures, latency_ms={})
+    text = "\n".join(report.blackout_section(outcome.to_json()))
+    assert "in flight at the command (sent 0.01 s before it), its first attempt server-error" in text
+
+
+def test_a_failover_the_client_saw_first_in_its_probe_has_no_first_met_click():
+    clicks = [_click(900, [("east", "ok")]), _click(1500, [("west", "ok")])]
+    figures = ledger._failover(clicks, [], {"region": "east", "failedAt": 1000, "recoveredAt": 8000})
+    assert figures["firstMet"] is None
+
+
+def _blackout(**changes: object) -> dict:
+    figures = {
+        "region": "us-east-1",
+        "primary": True,
+        "secondsToHealthy": 0.8,
+        "drainSeconds": 2.7,
+        "countsConverged": True,
+        "countsByRegion": {"us-east-1": 9, "us-west-2": 9},
+    }
+    return {**figures, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "missed"),
+    [
+        ({}, []),
+        ({"secondsToHealthy": 61.0}, ["us-east-1 not healthy within 60 s of the restore"]),
+        ({"secondsToHealthy": None}, ["us-east-1 not healthy within 60 s of the restore"]),
+        ({"drainSeconds": None}, ["us-east-1's replication backlog not drained within 60 s"]),
+        (
+            {"countsConverged": False, "countsByRegion": {"us-east-1": 8, "us-west-2": 9}},
+            ["the regions' counts differ after the restore: {'us-east-1': 8, 'us-west-2': 9}"],
+        ),
+    ],
+)
+def test_a_blacked_out_region_recovered_only_healthy_drained_and_counting_every_click(changes, missed):
+    settings = ledger.LedgerSettings(clicks=3, fault=ledger.BLACKOUT)
+    outcome = ledger.Ledger(settings, accepted=3, stored_once=3, blackout=_blackout(**changes))
+    assert outcome.recovered() == missed
+
+
+def test_a_blackout_run_with_no_region_blacked_out_did_not_recover():
+    outcome = ledger.Ledger(ledger.LedgerSettings(fault=ledger.BLACKOUT), accepted=3, stored_once=3)
+    assert outcome.recovered() == ["no region was blacked out"]
+
+
+def test_the_blackout_waits_for_the_preferred_region_to_serve_then_takes_the_serving_one():
+    settings = ledger.LedgerSettings(clicks=60, fault=ledger.BLACKOUT, blackout_region="us-east-1")
+    fault = ledger.Blackout(None, settings)  # type: ignore[arg-type] - target() talks to no cloud
+    assert fault.client() == {"near": "us-east-1", "farMs": settings.far_ms}
+    assert fault.target({"region": "us-east-1"}, waited=0) == "us-east-1"
+    assert fault.target({"region": "us-west-2"}, waited=9) is None
+    assert fault.target({"region": "us-west-2"}, waited=10) == "us-west-2"  # a sixth of the clicks
+
+
+class _CloudWatch:
+    def __init__(self, datapoints: dict[str, list[dict]]) -> None:
+        self.datapoints = datapoints
+
+    def get_metric_statistics(self, **query: object) -> dict:
+        dimensions = {d["Name"]: d["Value"] for d in query["Dimensions"]}  # type: ignore[attr-defined]
+        return {"Datapoints": self.datapoints.get(dimensions["ReceivingRegion"], [])}
+
+
+def test_replication_latency_is_the_largest_datapoint_and_the_writes_weighted_average_per_direction():
+    state = {"regions": {"us-east-1": {}, "us-west-2": {}}, "moto": "http://127.0.0.1:9"}
+    cloud = ledger.LocalCloudClient(state)
+    watches = {
+        "us-east-1": _CloudWatch(
+            {
+                "us-west-2": [
+                    {"Maximum": 400.0, "Average": 300.0, "SampleCount": 3.0},
+                    {"Maximum": 5200.0, "Average": 2500.0, "SampleCount": 1.0},
+                ]
+            }
+        ),
+        "us-west-2": _CloudWatch({}),  # nothing replicated from it: no row
+    }
+    cloud.aws = lambda service, region: watches[region]  # type: ignore[method-assign]
+    cloud.table = lambda region: "table"  # type: ignore[method-assign]
+    figures = cloud.replication_latency(datetime.now(UTC), datetime.now(UTC))
+    assert figures == {"us-east-1>us-west-2": {"maxMs": 5200.0, "averageMs": 850.0, "samples": 4}}
+
+
+def test_the_blackout_section_reports_the_shift_the_drain_and_the_largest_lag():
+    settings = ledger.LedgerSettings(clicks=9, fault=ledger.BLACKOUT)
+    figures = _blackout(
+        commandSeconds=1.0,
+        outageSeconds=5.0,
+        backlogAtRestore=12,
+        countsTotal=9,
+        replicationLatency={
+            "pairs": {"us-west-2>us-east-1": {"maxMs": 5655.3, "averageMs": 900.0, "samples": 12}},
+            "maxMs": 5655.3,
+            "maxPair": "us-west-2>us-east-1",
+        },
+    )
+    outcome = ledger.Ledger(
+        settings,
+        accepted=9,
+        stored_once=9,
+        counter_delta=9,
+        served_by={"us-east-1": 3, "us-west-2": 6},
+        latency_ms={"p50": 80.0, "p99": 200.0},
+        blackout=figures,
+        failover={
+            "failedAfterClicks": 3,
+            "recoveredAfterClicks": 6,
+            "secondsToMoveOff": 0.4,
+            "userVisibleErrorsDuringFailure": 0,
+            "clicksDuringFailure": 3,
+            "secondsToHealthyAgain": 6.1,
+            "firstMet": {
+                "secondsAfterCommand": 0.26,
+                "outcome": "unreachable",
+                "retriedIn": "us-west-2",
+                "succeeded": True,
+                "msToSuccess": 146,
+            },
+        },
+    )
+    text = "\n".join(report.blackout_section(outcome.to_json()))
+    assert "## Fault injection: a blackout mid-run" in text
+    assert "not an AWS one" in text
+    assert "us-east-1, the primary (its user pool with it), is blacked out after 3 clicks" in text
+    assert "restored after 6 (`/restore`)" in text
+    assert "| time to shift: command to every click sent first to another region | 0.4 s |  |" in text
+    assert "retried in us-west-2, it succeeded 146 ms after it was sent" in text
+    assert "| backlog drained: restore to the last queued write applied | 2.7 s | pass |" in text
+    assert "| 5655.3 ms, us-west-2 to us-east-1 |" in text
+    assert "| us-west-2 | us-east-1 | 12 | 900.0 | 5655.3 |" in text
+
+
+def test_make_bench_fails_a_blackout_ledger_that_lost_a_click_or_recovered_late():
+    from bench.__main__ import failures
+
+    data = {
+        "coldStart": {"functions": {}},
+        "latency": {"functions": {}},
+        "throttling": {"jobs": []},
+        "ledger": {"holds": True},
+        "blackoutLedger": {"holds": False, "recovered": ["us-east-1 not healthy within 60 s of the restore"]},
+    }
+    assert failures(data) == [
+        "blackout ledger: a click was lost, duplicated or failed in front of the user",
+        "blackout ledger: us-east-1 not healthy within 60 s of the restore",
+    ]
+    data["blackoutLedger"] = {"holds": True, "recovered": []}
+    assert failures(data) == []
+
+
 def test_the_snapstart_table_is_labelled_local_emulation_with_ratios_to_the_baseline():
     from bench import coldstart
 
@@ -137,3 +321,23 @@ def test_a_route_over_the_target_in_most_rounds_fails():
 
     assert row["overheadP50Ms"] == 6.0
     assert row["pass"] is False
+
+
+def test_the_ledger_waits_past_the_settle_timeout_for_a_dead_letter_handled_again(monkeypatch):
+    # Its handler was cut off once: the queue delivers it again after its visibility timeout.
+    answers = iter([(set(), {"c1": False}), (set(), {"c1": False}), (set(), {"c1": True})])
+    last: list[tuple[set[str], dict[str, bool]]] = []
+
+    def outcomes(*_: object) -> tuple[set[str], dict[str, bool]]:
+        last[:] = [next(answers, last[0] if last else (set(), {}))]
+        return last[0]
+
+    class Cloud:
+        def redelivery_seconds(self) -> float:
+            return 60.0
+
+    monkeypatch.setattr(ledger, "_outcomes", outcomes)
+    monkeypatch.setattr(ledger.time, "sleep", lambda _: None)
+    settings = ledger.LedgerSettings(settle_timeout=0.0)
+    stored, dead = ledger._settle(Cloud(), "u1", "", ["c1"], settings)  # type: ignore[arg-type]
+    assert (stored, dead) == (set(), {"c1": True})

@@ -17,6 +17,7 @@ table: writes not yet propagated are held and propagated once the Region is back
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import time
 from collections import deque
@@ -272,6 +273,21 @@ class Replicator:
     def _drain(self, region: str, queue: deque[Write]) -> None:
         client = self.clients[region]
         while queue and not self._waits(region):
+            puts = _leading_puts(queue)
+            if len(puts) > 1:
+                # A backlog drains in batches: one request, not one per write (a restored region's
+                # queue drained at 12 writes a second under load, slower than it grew).
+                _put_all(client, puts)
+                landed = time.time()
+                for write in puts:
+                    self.log.made(write)
+                with self.lock:
+                    for _ in puts:
+                        queue.popleft()
+                if self.landed is not None:
+                    for write in puts:
+                        self.landed(write.table, write.version.region, write.region, write.version.at, landed)
+                continue
             write = queue[0]
             applied = True
             if write.image is not None:
@@ -289,6 +305,34 @@ class Replicator:
             if applied and self.landed is not None:
                 # The change's own region and stream time (a repair write carries the winner's).
                 self.landed(write.table, write.version.region, write.region, write.version.at, time.time())
+
+
+# BatchWriteItem takes at most 25 requests, none two for one item:
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+BATCH_WRITES = 25
+
+
+def _leading_puts(queue: deque[Write]) -> list[Write]:
+    """The puts at the head of `queue`, in order, up to the first delete, the first write to an
+    item already among them, or BATCH_WRITES: they can be made in one BatchWriteItem."""
+    puts: list[Write] = []
+    items: set[str] = set()
+    for write in list(itertools.islice(queue, BATCH_WRITES)):
+        key = canonical([write.table, write.keys])
+        if write.image is None or key in items:
+            break
+        items.add(key)
+        puts.append(write)
+    return puts
+
+
+def _put_all(client: Any, puts: list[Write]) -> None:
+    """Every put in `puts` made, by BatchWriteItem; what it leaves unprocessed is sent again."""
+    requests: dict[str, list[dict[str, Any]]] = {}
+    for write in puts:
+        requests.setdefault(write.table, []).append({"PutRequest": {"Item": write.image}})
+    while requests:
+        requests = client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
 
 
 def global_tables(graphs: list[Any]) -> dict[str, list[str]]:

@@ -109,3 +109,72 @@ def test_a_restore_with_nothing_queued_is_drained_at_once():
     streams = Streams([], "http://127.0.0.1:1")
     drain = streams.restored(WEST)
     assert (drain.backlog, drain.drained) == (0, drain.restored)
+
+
+class BatchingTable(FakeTable):
+    """A table that also takes BatchWriteItem, leaving the first request's last put unprocessed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        (requests,) = RequestItems.values()
+        first = not self.batches
+        self.batches.append(len(requests))
+        done, left = (requests[:-1], requests[-1:]) if first else (requests, [])
+        self.puts += [request["PutRequest"]["Item"] for request in done]
+        return {"UnprocessedItems": {TABLE: left} if left else {}}
+
+
+def user_record(user: int, views: int, sequence: int) -> dict[str, Any]:
+    change = record(views, sequence)
+    for image in (change["dynamodb"]["Keys"], change["dynamodb"]["NewImage"]):
+        image["pk"] = {"S": f"USER#u{user}"}
+    return change
+
+
+def test_a_drained_backlog_is_written_in_batches_of_distinct_items_in_order():
+    out = {WEST}
+    west = BatchingTable()
+    landed: list[tuple[str, str]] = []
+    east = Replicator(
+        EAST,
+        TABLE,
+        ReplicationLog({TABLE: [EAST, WEST]}),
+        {WEST: west},
+        landed=lambda table, source, receiving, created, at: landed.append((source, receiving)),
+        out=out.__contains__,
+    )
+    # 30 users' counters, then user 0's again: never two writes to one item in a batch.
+    east.accept([user_record(user, 1, sequence=user + 1) for user in range(30)])
+    east.accept([user_record(0, 2, sequence=31)])
+    east.flush()
+    assert east.backlog(WEST) == 31
+    out.clear()
+    east.flush()
+    # 25 (one left unprocessed and sent again), then the 5 other users with user 0's second write.
+    assert west.batches == [25, 1, 6]
+    assert [(put["pk"]["S"], put["views"]["N"]) for put in west.puts][-2:] == [
+        ("USER#u29", "1"),
+        ("USER#u0", "2"),
+    ]
+    assert len(west.puts) == 31 and east.backlog(WEST) == 0
+    assert landed == [(EAST, WEST)] * 31
+
+
+def test_a_second_write_to_an_item_waits_for_the_next_batch():
+    out = {WEST}
+    west = BatchingTable()
+    east = Replicator(EAST, TABLE, ReplicationLog({TABLE: [EAST, WEST]}), {WEST: west}, out=out.__contains__)
+    east.accept([user_record(1, 1, sequence=1), user_record(2, 1, sequence=2), user_record(1, 2, sequence=3)])
+    east.flush()
+    out.clear()
+    east.flush()
+    # A batch of users 1 and 2 (its last put unprocessed and sent again), then user 1's newer write alone.
+    assert west.batches == [2, 1]
+    assert [(put["pk"]["S"], put["views"]["N"]) for put in west.puts] == [
+        ("USER#u1", "1"),
+        ("USER#u2", "1"),
+        ("USER#u1", "2"),
+    ]
