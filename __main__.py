@@ -118,6 +118,7 @@ events = Events(
         dead_letter_queue_arn=dead_letters.queue_arn,
         dead_letter_queue_url=dead_letters.queue_url,
         dependencies_layer=layer.arn,
+        other_replica_regions=[region for region in settings.regions if region != settings.region],
     ),
     tagged,
 )

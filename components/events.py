@@ -7,7 +7,8 @@ letter queue; the writer's own asynchronous failures go there too (on-failure de
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -30,6 +31,8 @@ class EventsArgs:
     dead_letter_queue_url: pulumi.Input[str]
     # Our layer: its bytecode of the Powertools layer shortens every cold start (packaging).
     dependencies_layer: pulumi.Input[str]
+    # The table's replicas in the other regions, where the writer looks for a late event's guard.
+    other_replica_regions: Sequence[str] = field(default_factory=tuple)
 
 
 class Events(pulumi.ComponentResource):
@@ -38,6 +41,7 @@ class Events(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.source = f"{args.app}.clicks"
         self.bus = aws.cloudwatch.EventBus(f"{name}-bus", opts=child)
+        others = [replica_arn(args.table_arn, region) for region in args.other_replica_regions]
         self.writer = AppFunction(
             f"{name}-writer",
             AppFunctionArgs(
@@ -48,6 +52,7 @@ class Events(pulumi.ComponentResource):
                 environment={
                     "TABLE_NAME": args.table_name,
                     "CHAOS_PARAMETER_PREFIX": args.chaos_parameter_prefix,
+                    **({"OTHER_REPLICA_REGIONS": ",".join(args.other_replica_regions)} if others else {}),
                 },
                 statements=[
                     {
@@ -57,6 +62,18 @@ class Events(pulumi.ComponentResource):
                         "Resource": args.table_arn,
                     },
                     {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": args.chaos_parameter_arn},
+                    *(
+                        [
+                            {
+                                # A late event's guard, read in each other replica (functions/writer).
+                                "Effect": "Allow",
+                                "Action": "dynamodb:GetItem",
+                                "Resource": others,
+                            }
+                        ]
+                        if others
+                        else []
+                    ),
                 ],
                 on_failure_destination=args.dead_letter_queue_arn,
                 extra_layers=[args.dependencies_layer],
@@ -103,3 +120,15 @@ class Events(pulumi.ComponentResource):
         self.bus_name = self.bus.name
         self.bus_arn = self.bus.arn
         self.register_outputs({"busName": self.bus_name, "ruleArn": self.rule.arn})
+
+
+def replica_arn(table_arn: pulumi.Input[str], region: str) -> pulumi.Output[str]:
+    """The ARN of the global table's replica in ``region``: a replica has its table's name, in its
+    own region (arn:partition:dynamodb:region:account:table/name)."""
+
+    def in_region(arn: str) -> str:
+        parts = arn.split(":", 5)
+        parts[3] = region
+        return ":".join(parts)
+
+    return pulumi.Output.from_input(table_arn).apply(in_region)

@@ -6,8 +6,15 @@ guard's condition, which cancels the whole transaction, so retries never count t
 because each region adds only to its own counter item (summed on read), two regions counting
 at once never overwrite each other under the global table's last-writer-wins.
 
+A late delivery (EventBridge retried it, or held it through its region's outage) first looks for
+its guard in the table's other replicas: when a region goes dark with a click's event published
+and its answer lost, the page resends the click to another region, which stores it; that
+region's guard may not have replicated here when the held event arrives, and both regions would
+count the click. A replica that does not answer is passed over: counting beats losing the view.
+
 Environment:
 - TABLE_NAME: the app's table.
+- OTHER_REPLICA_REGIONS: optional, comma-separated: the regions of the table's other replicas.
 - CHAOS_PARAMETER_PREFIX: read by ``shared.chaos`` for ``writerFailureRate``.
 - AWS_REGION: names this region's counter item.
 """
@@ -19,7 +26,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -31,6 +38,8 @@ logger = Logger(child=True)
 DETAIL_TYPE = "PageViewed"
 MAX_ID_LENGTH = 128
 GUARD_ITEM = 0  # position of the guard in the transaction, and of its cancellation reason
+# A page view reaches the writer well within a second; one this old was retried or held.
+LATE_AFTER = timedelta(seconds=2)
 
 
 class InvalidPageView(ValueError):
@@ -104,6 +113,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _replica_client(region: str) -> Any:
+    return aws.client("dynamodb", region)
+
+
+def _other_replica_regions() -> tuple[str, ...]:
+    raw = os.environ.get("OTHER_REPLICA_REGIONS", "")
+    return tuple(region for region in (part.strip() for part in raw.split(",")) if region)
+
+
 @dataclass
 class Writer:
     dynamodb: Any
@@ -113,6 +131,8 @@ class Writer:
     failure_rate: Callable[[], float] = _writer_failure_rate
     chance: Callable[[], float] = random.random  # injectable so tests decide the dice
     clock: Callable[[], datetime] = _now
+    other_regions: tuple[str, ...] = ()
+    replica: Callable[[str], Any] = _replica_client  # a region's DynamoDB client
 
     @classmethod
     def from_environment(cls, metrics: Metrics) -> Writer:
@@ -121,6 +141,7 @@ class Writer:
             table_name=os.environ["TABLE_NAME"],
             region=aws.region(),
             metrics=metrics,
+            other_regions=_other_replica_regions(),
         )
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,7 +171,9 @@ class Writer:
             raise InjectedWriterFailure(f"injected writer failure (writerFailureRate {rate})")
 
     def store(self, view: PageView) -> bool:
-        """True when stored now, False when the guard shows it was stored before."""
+        """True when stored now, False when a guard shows it was stored before."""
+        if self.is_late(view) and self.stored_elsewhere(view):
+            return False
         guard = {
             model.PARTITION_KEY: {"S": model.event_key(view.event_id)},
             model.SORT_KEY: {"S": model.EVENT_SORT_KEY},
@@ -194,3 +217,39 @@ class Writer:
             )
             raise
         return True
+
+    def is_late(self, view: PageView) -> bool:
+        return self.clock() - datetime.fromisoformat(view.at) > LATE_AFTER
+
+    def stored_elsewhere(self, view: PageView) -> bool:
+        """Whether another replica holds the view's guard (a strongly consistent read in each)."""
+        key = {
+            model.PARTITION_KEY: {"S": model.event_key(view.event_id)},
+            model.SORT_KEY: {"S": model.EVENT_SORT_KEY},
+        }
+        for region in self.other_regions:
+            try:
+                found = self.replica(region).get_item(
+                    TableName=self.table_name,
+                    Key=key,
+                    ConsistentRead=True,
+                    ProjectionExpression="#pk",
+                    ExpressionAttributeNames={"#pk": model.PARTITION_KEY},
+                )
+            except Exception as error:  # noqa: BLE001 - an unreachable replica must not block the count
+                logger.warning(
+                    "another replica did not answer; counting",
+                    extra={
+                        "eventId": view.event_id,
+                        "replicaRegion": region,
+                        "errorType": type(error).__name__,
+                    },
+                )
+                continue
+            if "Item" in found:
+                logger.info(
+                    "late page view already stored in another region",
+                    extra={"eventId": view.event_id, "replicaRegion": region},
+                )
+                return True
+        return False

@@ -241,3 +241,82 @@ def test_transaction_cancelled_for_another_reason_is_raised_for_retry(reasons):
             writer.handle(page_viewed())
 
     assert metrics.totals == {}
+
+
+def _writer(region: str, **options: Any) -> Any:
+    from writer.logic import Writer
+
+    return Writer(
+        dynamodb=boto3.client("dynamodb", region_name=region),
+        table_name=TABLE,
+        region=region,
+        metrics=RecordedMetrics(),
+        failure_rate=lambda: 0,
+        **options,
+    )
+
+
+def _replicas(region: str) -> Any:
+    return boto3.client("dynamodb", region_name=region)
+
+
+def _ago(seconds: float) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+
+
+def test_a_late_event_already_stored_in_another_region_is_not_counted_again(aws):
+    from shared import model
+
+    # us-east-1 went dark with the click published and its answer lost; the page resent it to
+    # us-west-2, which stored it. The held event reaches us-east-1's writer after the restore,
+    # before us-west-2's guard has replicated.
+    click = page_viewed(at=_ago(30))
+    assert _writer(SECONDARY).handle(copy.deepcopy(click))["status"] == "stored"
+    east = _writer(PRIMARY, other_regions=(SECONDARY,), replica=_replicas)
+
+    assert east.handle(copy.deepcopy(click))["status"] == "duplicate"
+    assert counters(PRIMARY) == {}
+    assert counters(SECONDARY) == {model.views_key(SECONDARY): 1}
+    assert east.metrics.totals == {"DuplicateEvents": 1}
+
+
+def test_a_late_event_no_other_replica_holds_is_counted(aws):
+    from shared import model
+
+    east = _writer(PRIMARY, other_regions=(SECONDARY,), replica=_replicas)
+
+    assert east.handle(page_viewed(at=_ago(30)))["status"] == "stored"
+    assert counters(PRIMARY) == {model.views_key(PRIMARY): 1}
+
+
+def test_a_late_event_is_counted_when_another_replica_does_not_answer(aws, caplog):
+    from botocore.exceptions import EndpointConnectionError
+    from shared import model
+
+    def unreachable(region: str) -> Any:
+        raise EndpointConnectionError(endpoint_url=f"https://dynamodb.{region}.amazonaws.com")
+
+    east = _writer(PRIMARY, other_regions=(SECONDARY,), replica=unreachable)
+
+    assert east.handle(page_viewed(at=_ago(30)))["status"] == "stored"
+    assert counters(PRIMARY) == {model.views_key(PRIMARY): 1}
+    assert "another replica did not answer; counting" in caplog.text
+
+
+def test_an_event_on_time_reads_no_other_replica(aws):
+    def never(region: str) -> Any:
+        raise AssertionError(f"read the replica in {region}")
+
+    east = _writer(PRIMARY, other_regions=(SECONDARY,), replica=never)
+
+    assert east.handle(page_viewed(at=_ago(0.2)))["status"] == "stored"
+
+
+def test_the_other_replicas_come_from_the_environment(aws, monkeypatch):
+    from writer.logic import Writer
+
+    monkeypatch.setenv("OTHER_REPLICA_REGIONS", f" {SECONDARY}, eu-west-1 ,")
+
+    assert Writer.from_environment(RecordedMetrics()).other_regions == (SECONDARY, "eu-west-1")

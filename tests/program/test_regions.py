@@ -105,11 +105,16 @@ def test_each_registry_entry_has_one_owner_and_every_secondary_copy_names_the_ot
 
 def test_adding_a_stack_file_asks_the_existing_stacks_for_no_change_but_these(with_stack_file, graphs):
     """The new region works with the existing stacks as deployed; their next `pulumi up` only adds
-    the new region to their dashboard and, in a secondary, writes its entry into the new copy."""
+    the new region to their dashboard and to their writer's replicas (its environment and its read
+    of a late event's guard there) and, in a secondary, writes its entry into the new copy."""
     for stack in ("us-east-1", "us-west-2"):
         before = {"stack": stack, "resources": graphs[stack].resources}
         changed = plan.plan_stack(stack, before, with_stack_file[stack]).changed
-        expected = {("update", "aws:cloudwatch/dashboard:Dashboard")}
+        expected = {
+            ("update", "aws:cloudwatch/dashboard:Dashboard"),
+            ("update", "aws:lambda/function:Function"),
+            ("update", "aws:iam/rolePolicy:RolePolicy"),
+        }
         if stack == "us-west-2":
             expected.add(("create", "aws:ssm/parameter:Parameter"))
         assert {(step.action, step.type) for step in changed} == expected, stack
