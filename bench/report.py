@@ -229,7 +229,8 @@ def render(data: dict[str, Any]) -> str:
         "",
         f"Fresh interpreter to first response, median of {cold['rounds']} rounds after one warm-up round; "
         f"baseline: a fresh interpreter running `import boto3`, {cold['baseline']['ms']:.0f} ms (median), "
-        "run right before each function's start in every round. "
+        "run right before each function's start in every round, once the local cloud's functions "
+        "have been idle for 0.3 s (what the last probe set off has ended). "
         "A round's ratio is the start's time over that baseline's; the ratio is the median over the "
         "rounds, and the target is on it. "
         "CPU ratio: the same for the interpreter's CPU time to its first response, which leaves out "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -341,3 +343,36 @@ def test_the_ledger_waits_past_the_settle_timeout_for_a_dead_letter_handled_agai
     settings = ledger.LedgerSettings(settle_timeout=0.0)
     stored, dead = ledger._settle(Cloud(), "u1", "", ["c1"], settings)  # type: ignore[arg-type]
     assert (stored, dead) == (set(), {"c1": True})
+
+
+def test_cold_starts_wait_for_the_local_clouds_functions_to_be_idle():
+    from types import SimpleNamespace
+
+    from bench.coldstart import wait_until_quiet
+
+    writer = SimpleNamespace(busy=1, idle_at=None)
+
+    def finish() -> None:
+        writer.idle_at = time.monotonic()
+        writer.busy = 0
+
+    cloud = SimpleNamespace(runner=SimpleNamespace(functions={"writer": writer}))
+    threading.Timer(0.2, finish).start()
+
+    wait_until_quiet(cloud, quiet_for=0.1, timeout=5)  # type: ignore[arg-type]
+
+    assert writer.idle_at is not None
+    assert time.monotonic() - writer.idle_at >= 0.1  # then idle for quiet_for
+
+
+def test_the_wait_for_idle_functions_gives_up_at_its_timeout():
+    from types import SimpleNamespace
+
+    from bench.coldstart import wait_until_quiet
+
+    cloud = SimpleNamespace(runner=SimpleNamespace(functions={"writer": SimpleNamespace(busy=1)}))
+    started = time.monotonic()
+
+    wait_until_quiet(cloud, quiet_for=0.1, timeout=0.3)  # type: ignore[arg-type]
+
+    assert 0.3 <= time.monotonic() - started < 3
