@@ -104,6 +104,7 @@ class LocalCloud:
             self.streams.pauses,
             time_scale(),
         )
+        self.fis.out = self.blackouts.is_out
 
     # Lambda
 

@@ -62,6 +62,8 @@ class Experiments:
         self.pauses = pauses
         self.scale = scale
         self.seen: set[str] = set()
+        # Whether a region is blacked out: its FIS is down with it, so its experiments wait.
+        self.out: Callable[[str], bool] = lambda region: False
         self.stopped = threading.Event()
         self.runs = Scheduler("fis-experiments", 4)
         self.poller = Poller("fis", self._step, self.runs)
@@ -76,6 +78,8 @@ class Experiments:
 
     def _step(self) -> None:
         for region in self.regions:
+            if self.out(region):
+                continue
             try:
                 found = self.client("fis", region).list_experiments()["experiments"]
             except Exception:

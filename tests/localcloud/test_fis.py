@@ -155,3 +155,35 @@ def test_after_the_first_invocation_the_extension_reads_its_fault_in_the_backgro
     assert time.monotonic() - started < 5
     s3.released.set()
     assert wait_for(lambda: polling.injected_error() is not None, timeout=10)
+
+
+class ListingClients:
+    """FIS clients that record which regions were asked to list experiments."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(self, service: str, region: str) -> Any:
+        asked = self.asked
+
+        class Client:
+            def list_experiments(self) -> dict[str, Any]:
+                asked.append(region)
+                return {"experiments": []}
+
+        return Client()
+
+
+def test_a_blacked_out_regions_experiments_are_not_listed_until_it_is_restored():
+    from localcloud.fis.experiments import Experiments
+
+    clients, out = ListingClients(), {EAST}
+    experiments = Experiments([EAST, WEST], clients, "http://127.0.0.1:1", ReplicationPauses(), 1.0)
+    experiments.out = lambda region: region in out
+    experiments.stopped.set()  # one step, no wait after it
+
+    experiments._step()
+    assert clients.asked == [WEST]
+    out.clear()
+    experiments._step()
+    assert clients.asked == [WEST, EAST, WEST]
