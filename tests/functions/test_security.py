@@ -259,3 +259,30 @@ def test_items_without_a_time_are_left_out(aws):
     )
 
     assert [attempt.username for attempt in attempts] == ["alice"]
+
+
+def test_the_window_is_read_without_its_successful_logins(aws):
+    from security.logic import read_attempts
+    from shared import model
+
+    minute = ALARM_AT - timedelta(minutes=1)
+    login("alice", "203.0.113.7", minute, success=True)
+    login("mallory", "233.252.0.1", minute)
+    stamp = minute.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    boto3.client("dynamodb", region_name=PRIMARY).put_item(
+        TableName=TABLE,
+        Item={  # an attempt with no success attribute reads as a failure, as before
+            model.PARTITION_KEY: {"S": model.login_bucket(minute)},
+            model.SORT_KEY: {"S": f"{stamp}#{PRIMARY}#no-success"},
+            "username": {"S": "trudy"},
+            "sourceIp": {"S": "233.252.0.2"},
+            "at": {"S": stamp},
+        },
+    )
+
+    attempts = list(
+        read_attempts(boto3.client("dynamodb", region_name=PRIMARY), TABLE, WINDOW_START, ALARM_AT)
+    )
+
+    assert sorted(attempt.username for attempt in attempts) == ["mallory", "trudy"]
+    assert not any(attempt.success for attempt in attempts)
