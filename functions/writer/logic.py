@@ -11,6 +11,12 @@ its guard in the table's other replicas: when a region goes dark with a click's 
 and its answer lost, the page resends the click to another region, which stores it; that
 region's guard may not have replicated here when the held event arrives, and both regions would
 count the click. A replica that does not answer is passed over: counting beats losing the view.
+Every replica of a global table has the table's name ("All replicas in a global table share the
+same table name", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+V2globaltables_HowItWorks.html). AWS advises against calls across Regions (https://docs.aws.
+amazon.com/prescriptive-guidance/latest/dynamodb-global-tables/client-driven-request-routing.html):
+only late events make these reads, and a Region that is down holds one for at most the clients'
+timeouts (2 s to connect, 5 s to read, 3 attempts: ``shared.aws``).
 
 Environment:
 - TABLE_NAME: the app's table.
