@@ -66,6 +66,7 @@ class Events(pulumi.ComponentResource):
                         [
                             {
                                 # A late event's guard, read in each other replica (functions/writer).
+                                "Sid": "LateEventGuards",
                                 "Effect": "Allow",
                                 "Action": "dynamodb:GetItem",
                                 "Resource": others,
