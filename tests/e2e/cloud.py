@@ -76,6 +76,11 @@ class Cloud:
         """A boto3 client for the local cloud's moto, as its admin (moto enforces IAM)."""
         return aws_client(service, region, self.state["moto"], admin_of(self.state))
 
+    def chaos_state(self, region: str) -> dict[str, Any]:
+        """The region's chaos state as stored in its SSM parameter."""
+        parameter = self.aws("ssm", region).get_parameter(Name=f"/active-active/chaos/{region}")
+        return dict(json.loads(parameter["Parameter"]["Value"]))
+
     def slack(self, region: str, text: str) -> Reply:
         """A correctly signed `/chaos` command through the Slack stand-in's console."""
         console = self.state["slack"]["console"]

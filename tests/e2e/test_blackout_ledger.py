@@ -5,8 +5,6 @@ error, and the restored region catches up. 127.0.0.1 only; the ledger restores w
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from bench import ledger
@@ -56,10 +54,6 @@ def test_the_blackout_ledger_leaves_every_region_up_and_its_chaos_state_as_it_wa
     regions = ledger.LocalCloudClient(cloud.state).control("GET", "/regions")[1]["regions"]
     assert {name: region["state"] for name, region in regions.items()} == dict.fromkeys(regions, "up")
     for region in cloud.state["regions"]:
-        state = json.loads(
-            cloud.aws("ssm", region).get_parameter(Name=f"/active-active/chaos/{region}")["Parameter"][
-                "Value"
-            ]
-        )
+        state = cloud.chaos_state(region)
         assert state["failed"] is False
         assert state.get("writerFailureRate", 0) == 0

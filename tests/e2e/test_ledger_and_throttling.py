@@ -38,11 +38,7 @@ def test_every_accepted_click_is_stored_once_or_dead_lettered_while_a_region_fai
 
 def test_the_ledger_restores_both_regions_chaos_state(cloud):
     for region in cloud.state["regions"]:
-        state = json.loads(
-            cloud.aws("ssm", region).get_parameter(Name=f"/active-active/chaos/{region}")["Parameter"][
-                "Value"
-            ]
-        )
+        state = cloud.chaos_state(region)
         assert state["failed"] is False
         assert state.get("writerFailureRate", 0) == 0
 
