@@ -168,3 +168,28 @@ def test_moto_lists_its_service_modules_once(monkeypatch: pytest.MonkeyPatch) ->
     assert "dynamodb" in every
     dispatcher = DomainDispatcherApplication(create_backend_app)
     assert dispatcher.get_backend_for_host("dynamodb") == "dynamodb"
+
+
+def test_moto_parses_each_event_path_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import jsonpath_ng.ext
+    from jsonpath_ng.ext.parser import ExtendedJsonPathParser
+    from moto.events.utils import EventTemplateParser
+
+    from localcloud import motoserver
+
+    monkeypatch.setattr(jsonpath_ng.ext, "parse", jsonpath_ng.ext.parse)
+    event = {
+        "id": "1", "time": 1796169600.0, "detail-type": "PageViewed", "source": "app",
+        "region": "us-east-1", "account": "123456789012", "resources": [], "detail": {"eventId": "e1"},
+        "ingestion-time": 0,
+    }  # fmt: skip
+    plain = EventTemplateParser.parse(input_template="", input_paths_map={}, event=event)
+    motoserver.event_paths_parsed_once()
+    assert EventTemplateParser.parse(input_template="", input_paths_map={}, event=event) == plain
+
+    def no_parser(*args: object, **kwargs: object) -> None:
+        raise AssertionError("built a JSONPath parser again")
+
+    monkeypatch.setattr(ExtendedJsonPathParser, "__init__", no_parser)
+    assert EventTemplateParser.parse(input_template="", input_paths_map={}, event=event) == plain
+    assert plain["detail"] == {"eventId": "e1"}
