@@ -10,9 +10,14 @@ search-path mechanism, the one behind ``AWS_DATA_PATH``) and the first client co
 
 What is kept, per service: the declared operations, the operations botocore uses for endpoint
 discovery, every shape they reach, every error shape (``client.exceptions`` lists them all)
-and the paginators of the declared operations; the endpoint rule set and ``*-extras`` files as
-they are. Shared files: ``endpoints.json`` with only our services in every partition, the
-others (``partitions.json``, ``_retry.json``, ``sdk-default-configuration.json``) as they are.
+and the paginators of the declared operations; the endpoint rule set and ``*-extras`` files
+whole. Shared files: ``endpoints.json`` with only our services in every partition, the others
+(``partitions.json``, ``_retry.json``, ``sdk-default-configuration.json``) whole.
+
+Every file is compact JSON, uncompressed (botocore reads ``.json`` before ``.json.gz``): botocore
+ships S3's rule set gzipped and indented, 921 KB of JSON, which took 2.7 ms of each cold start
+to inflate and parse; compact and plain it is 119 KB and parses in 1.0 ms (the zip compresses it
+in the package anyway). Measured over a clicks package's files: 4.9 ms, now 2.4.
 """
 
 from __future__ import annotations
@@ -73,19 +78,19 @@ def botocore_data(operations: Mapping[str, Sequence[str]]) -> dict[str, bytes]:
             files[f"{base}/paginators-1.sdk-extras.json"] = _dump(
                 {**extras, "merge": {"pagination": kept_extras}}
             )
-        for path in sorted(folder.iterdir()):
-            # Copied byte for byte: small, and read whole by botocore.
-            if path.name.startswith(("endpoint-rule-set-1.", "service-2.sdk-extras.")):
-                files[f"{base}/{path.name}"] = path.read_bytes()
-            if path.name.startswith("endpoint-rule-set-1."):
-                rule_set_functions |= set(_rule_set_functions(_json(path)))
+        rule_set = _json(folder / "endpoint-rule-set-1.json")
+        files[f"{base}/endpoint-rule-set-1.json"] = _dump(rule_set)
+        rule_set_functions |= set(_rule_set_functions(rule_set))
+        model_extras = _optional_json(folder / "service-2.sdk-extras.json")
+        if model_extras:
+            files[f"{base}/service-2.sdk-extras.json"] = _dump(model_extras)
     endpoints = _json(_builtin() / "endpoints.json")
     for partition in endpoints["partitions"]:
         services = partition["services"]
         partition["services"] = {name: spec for name, spec in services.items() if name in prefixes}
     files["endpoints.json"] = _dump(endpoints)
     for name in SHARED_FILES:
-        files[name] = (_builtin() / name).read_bytes()
+        files[name] = _dump(_json(_builtin() / name))
     files[MANIFEST] = _dump(
         {
             "botocore": botocore.__version__,

@@ -87,6 +87,22 @@ def test_trimmed_paginators_are_the_originals_for_declared_operations(function, 
             assert service not in loader.list_available_services("paginators-1")
 
 
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_rule_sets_and_shared_files_are_botocores_as_compact_uncompressed_json(function, tmp_path):
+    loader = trimmed_loader(function, tmp_path)
+    for service in DECLARED[function]:
+        assert loader.load_service_model(service, "endpoint-rule-set-1") == full_model(
+            service, "endpoint-rule-set-1"
+        ), service
+    for name in botocore_data.SHARED_FILES:
+        assert loader.load_data(name.removesuffix(".json")) == PRISTINE.load_data(name.removesuffix(".json"))
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert path.suffix == ".json", path  # botocore would read a .json.gz after inflating it
+            text = path.read_text(encoding="utf-8")
+            assert json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False) == text, path
+
+
 def test_botocore_data_is_identical_when_rebuilt():
     assert botocore_data.botocore_data(DECLARED["clicks"]) == botocore_data.botocore_data(DECLARED["clicks"])
 
