@@ -116,16 +116,19 @@ class SlackApi(pulumi.ComponentResource):
                 statements=[
                     {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": self.signing_secret.arn},
                     decrypt_secrets(self.secrets_key_arn),
+                    # A region's state is read with its drill templates, in one GetParameters: an
+                    # action of its own, allowed on every parameter it names (ssm:GetParameter
+                    # does not allow it: https://github.com/kayac/ecspresso/issues/677).
                     {
                         "Effect": "Allow",
-                        "Action": ["ssm:GetParameter", "ssm:PutParameter"],
+                        "Action": ["ssm:GetParameters", "ssm:PutParameter"],
                         "Resource": chaos_any_region,
                     },
                     {"Effect": "Allow", "Action": "ssm:GetParametersByPath", "Resource": args.registry_arns},
                     {
                         "Sid": "DrillTemplates",
                         "Effect": "Allow",
-                        "Action": "ssm:GetParameter",
+                        "Action": ["ssm:GetParameter", "ssm:GetParameters"],
                         "Resource": drill_any_region,
                     },
                     {

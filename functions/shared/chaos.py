@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from shared import aws, jsonparse, parameters
@@ -82,10 +83,27 @@ def current() -> ChaosState:
     return ChaosState.from_json(parameters.get(parameter_name(aws.region()), max_age=MAX_AGE_SECONDS))
 
 
-def read(region: str) -> ChaosState:
-    """Any region's state, uncached (operators must see the truth)."""
-    response = aws.client("ssm", region).get_parameter(Name=parameter_name(region))
-    return ChaosState.from_json(response["Parameter"]["Value"])
+class ParameterNotFound(LookupError):
+    """The region has no chaos state parameter (named as SSM's own error)."""
+
+
+def read(region: str, along: Mapping[str, float] | None = None) -> ChaosState:
+    """Any region's state, uncached (operators must see the truth). ``along``: other parameters of
+    that region (name: max age) read in the same GetParameters call and kept in the parameter
+    cache (``shared.parameters``), so that reading them next costs no call; a region's state and
+    its drill templates, say, for ``/chaos status``, which across Regions is one round trip less.
+    GetParameters answers a missing name in ``InvalidParameters``, not with an error:
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameters.html
+    """
+    name, others = parameter_name(region), dict(along or {})
+    response = aws.client("ssm", region).get_parameters(Names=[name, *others])
+    values = {parameter["Name"]: parameter["Value"] for parameter in response.get("Parameters", [])}
+    for other, max_age in others.items():
+        if other in values:
+            parameters.remember(other, values[other], max_age=max_age, region=region)
+    if name not in values:
+        raise ParameterNotFound(f"{name} does not exist in {region}")
+    return ChaosState.from_json(values[name])
 
 
 def write(region: str, state: ChaosState) -> None:

@@ -36,6 +36,14 @@ def get(name: str, *, max_age: float, decrypt: bool = False, region: str | None 
     return str(_store(key, response["Parameter"]["Value"], max_age))
 
 
+def remember(
+    name: str, value: str, *, max_age: float, decrypt: bool = False, region: str | None = None
+) -> None:
+    """Keep a value read by another call (several parameters in one GetParameters, say) for
+    ``max_age`` seconds, as ``get`` would have: its next ``get`` makes no call."""
+    _store(("one", name, decrypt, region or aws.region()), value, max_age)
+
+
 def by_path(
     path: str, *, max_age: float, region: str | None = None, stale_if_error: float = 0
 ) -> dict[str, str]:

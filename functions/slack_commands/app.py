@@ -36,10 +36,11 @@ app.use(middlewares=[verify.answer_ssl_check, verify.require_slack_signature])
 
 @functools.cache
 def chaos_store() -> SsmChaosStore:
-    """One store per container (its clients are reused across requests)."""
+    """One store per container (its clients are reused across requests); a region's drill
+    templates are read with its state, which `/chaos status` shows together."""
     from slack_commands.store import SsmChaosStore
 
-    return SsmChaosStore()
+    return SsmChaosStore(read_along=drills().template_parameters)
 
 
 @functools.cache

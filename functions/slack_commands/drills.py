@@ -38,6 +38,12 @@ class FisDrills:
     def __init__(self, timeout_seconds: float = TIMEOUT_SECONDS) -> None:
         self.timeout_seconds = timeout_seconds
 
+    def template_parameters(self, region: str) -> dict[str, float]:
+        """The parameter naming the region's templates, with how long a read of it may be kept:
+        for the chaos store to read along with the region's state (``store.SsmChaosStore``)."""
+        prefix = os.environ.get("DRILL_PARAMETER_PREFIX")
+        return {f"{prefix}/{region}": TEMPLATES_MAX_AGE_SECONDS} if prefix else {}
+
     def templates(self, region: str) -> dict[int, str]:
         """The region's drill templates by minutes, none where its stack publishes none (deployed
         before drills existed); DrillError if they cannot be read."""

@@ -25,8 +25,15 @@ TIMEOUT_SECONDS = 1.2
 
 
 class SsmChaosStore:
-    def __init__(self, timeout_seconds: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        timeout_seconds: float = TIMEOUT_SECONDS,
+        read_along: Callable[[str], Mapping[str, float]] = lambda region: {},
+    ) -> None:
+        """``read_along(region)``: the region's other parameters (name: max age) to read with its
+        state in one call (``shared.chaos.read``), such as its drill templates."""
         self.timeout_seconds = timeout_seconds
+        self.read_along = read_along
 
     def regions(self) -> list[str]:
         try:
@@ -37,7 +44,7 @@ class SsmChaosStore:
             raise StoreError(f"region registry unreadable: {reason}") from error
 
     def read(self, regions: Sequence[str]) -> dict[str, ChaosState | StoreError]:
-        return self._each(regions, chaos.read)
+        return self._each(regions, lambda region: chaos.read(region, self.read_along(region)))
 
     def write(self, states: Mapping[str, ChaosState]) -> dict[str, StoreError | None]:
         return self._each(list(states), lambda region: chaos.write(region, states[region]))

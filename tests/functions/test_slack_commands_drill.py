@@ -135,3 +135,26 @@ def test_status_says_drills_are_unknown_where_their_templates_are_unreadable(aws
     (secondary,) = [line for line in status.splitlines() if f"`{SECONDARY}`" in line]
     assert f"`{SECONDARY}`'s drill templates are malformed" in secondary
     assert f"`{SECONDARY}`: ok, error rate 0%" in secondary
+
+
+def test_status_reads_each_regions_state_and_drill_templates_in_one_call(aws, handler, context):
+    from shared import aws as clients
+
+    publish_drills(SECONDARY)
+    publish_drills(PRIMARY)
+    calls: list[tuple[str, str]] = []
+    for region in (PRIMARY, SECONDARY):
+        clients.client("ssm", region).meta.events.register(
+            "before-call.ssm",
+            lambda model, region=region, **_: calls.append((region, model.name)),
+        )
+
+    status = reply_to(handler, context, "status")["text"]
+
+    assert f"`{SECONDARY}`: ok, error rate 0%" in status
+    for region in (PRIMARY, SECONDARY):
+        reads = [name for where, name in calls if where == region and name.startswith("GetParameter")]
+        if region == PRIMARY:
+            reads.remove("GetParameter")  # the signing secret
+            reads.remove("GetParametersByPath")  # the registry
+        assert reads == ["GetParameters"], (region, calls)

@@ -149,10 +149,24 @@ def test_slack_commands_may_start_drills_and_read_their_templates_but_pass_no_ro
         assert allows(policy, "fis:StartExperiment", "arn:aws:fis:us-west-2:123456789012:experiment/EXP1")
         assert not allows(policy, "iam:PassRole", "arn:aws:iam::123456789012:role/anything"), function["urn"]
         prefix = function["inputs"]["environment"]["variables"]["DRILL_PARAMETER_PREFIX"]
-        assert allows(
-            policy, "ssm:GetParameter", f"arn:aws:ssm:us-west-2:123456789012:parameter{prefix}/us-west-2"
-        )
+        templates = f"arn:aws:ssm:us-west-2:123456789012:parameter{prefix}/us-west-2"
+        # Read alone to start a drill, with the region's chaos state for /chaos status.
+        assert allows(policy, "ssm:GetParameter", templates)
+        assert allows(policy, "ssm:GetParameters", templates)
         (drill_parameter,) = [
             p for p in graph.of_type("aws:ssm/parameter:Parameter") if p["inputs"]["name"].startswith(prefix)
         ]
         assert drill_parameter["inputs"]["name"] == f"{prefix}/{stack.split('+')[0]}"
+
+
+def test_slack_commands_read_any_regions_chaos_state_with_get_parameters_only(graphs):
+    for graph in graphs.values():
+        function = graph.function("slack_commands")
+        policy = json.loads(graph.role_policy_of(function)["inputs"]["policy"])
+        prefix = function["inputs"]["environment"]["variables"]["CHAOS_PARAMETER_PREFIX"]
+        for region in ("us-east-1", "us-west-2"):
+            state = f"arn:aws:ssm:{region}:123456789012:parameter{prefix}/{region}"
+            assert allows(policy, "ssm:GetParameters", state), function["urn"]
+            assert allows(policy, "ssm:PutParameter", state), function["urn"]
+            # The state is read with its region's drill templates, never alone.
+            assert not allows(policy, "ssm:GetParameter", state), function["urn"]
