@@ -163,7 +163,8 @@ def main() -> None:
     data["footprint"] = footprint.measure(options.port + 200)
     log(
         f"footprint: ready in {data['footprint']['readySeconds']} s, "
-        f"{data['footprint']['idleRssMb']} MB after {data['footprint']['idleSeconds']:g} s idle"
+        f"{data['footprint']['idleRssMb']} MB after {data['footprint']['idleSeconds']:g} s idle, "
+        f"then {data['footprint']['idleCpuPercent']}% of a core"
     )
     log("synth: each stack three times")
     data["synth"] = program.synth_times()

@@ -1,4 +1,4 @@
-"""Resident memory of a process and all its descendants, from /proc (Linux)."""
+"""Resident memory and CPU time of a process and all its descendants, from /proc (Linux)."""
 
 from __future__ import annotations
 
@@ -34,3 +34,22 @@ def tree_rss_mb(pid: int | None = None) -> float:
         total += _rss_kb(current)
         pending += _children(current)
     return round(total / 1024, 1)
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        # After the command's closing parenthesis: utime and stime are the 12th and 13th fields.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def tree_cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user and system) ``pid`` and every process now below it have used so far."""
+    pending, ticks = [pid or os.getpid()], 0
+    while pending:
+        current = pending.pop()
+        ticks += _cpu_ticks(current)
+        pending += _children(current)
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -395,6 +395,14 @@ def render(data: dict[str, Any]) -> str:
                     f"≤ {shape['targets']['idleRssMb']:g}",
                     _verdict(shape["idleRssMb"] <= shape["targets"]["idleRssMb"]),
                 ],
+                [
+                    f"CPU while idle (its own pollers and probes), % of one core over "
+                    f"{shape.get('cpuSampleSeconds', 10):g} s",
+                    shape["before"].get("idleCpuPercent", "-"),
+                    shape.get("idleCpuPercent", "-"),
+                    "-",
+                    "-",
+                ],
             ],
         )
 
