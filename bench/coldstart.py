@@ -735,7 +735,7 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--warm-calls", type=int, default=200)
     parser.add_argument("--port", type=int, default=PORT_BASE)
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
