@@ -37,10 +37,12 @@ def tree_rss_mb(pid: int | None = None) -> float:
 
 
 def _cpu_ticks(pid: int) -> int:
+    """The process's own CPU time and that of its children it has reaped (a worker that exited
+    would otherwise take its time out of the sum): utime, stime, cutime and cstime, the 12th to
+    15th fields after the command's closing parenthesis (proc(5))."""
     try:
-        # After the command's closing parenthesis: utime and stime are the 12th and 13th fields.
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
+        return sum(int(field) for field in fields[11:15])
     except (OSError, IndexError, ValueError):
         return 0
 
