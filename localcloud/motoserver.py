@@ -31,6 +31,11 @@
   all, for every expression it is given: 77% of moto's time in a PutEvents whose event matched
   a rule, and the largest wait in a click's first invocation (7 to 18 ms). The expressions come
   from the rules and never change, so each is parsed once (``event_paths_parsed_once``).
+- DynamoDB Streams shard iterators that expire. moto keeps every iterator it hands out, and the
+  local cloud's table stream readers ask for a fresh one at every poll (``localcloud.streams``):
+  some 80 MB an hour for two idle regions, for as long as the local cloud runs. DynamoDB Streams
+  expires an iterator 15 minutes after handing it out, and so does this one; GetRecords with an
+  iterator it no longer holds answers ExpiredIteratorException (``iterators_expire``).
 - Blackouts (``localcloud.blackout``): a request for a blacked-out region gets no answer at all,
   as from an AWS endpoint in a regional outage (``Blackout``).
 - One stream record per item a write changes. moto's update of an absent item (in a transaction
@@ -56,12 +61,16 @@ import json
 import re
 import socket
 import threading
+import time
 import types
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import moto.backends as moto_backends
 import moto.dynamodb.models as dynamodb_models
+import moto.dynamodbstreams.models as streams_models
+from moto.core.exceptions import JsonRESTError
 from moto.core.utils import get_service_model
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
@@ -362,6 +371,54 @@ def transactions_save_only_what_they_touch() -> None:
     backend_class.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+# "A shard iterator expires 15 minutes after it is returned to the requester."
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_GetShardIterator.html
+ITERATOR_SECONDS = 15 * 60
+
+
+class ExpiringIterators(dict[str, Any]):
+    """moto's shard iterators by ARN, each dropped ITERATOR_SECONDS after it was handed out (every
+    DynamoDB Streams request is served under one lock: ``SerializedDynamoDB``)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock = clock
+        self._expiries: deque[tuple[float, str]] = deque()
+
+    def __setitem__(self, arn: str, iterator: Any) -> None:
+        self.expire()
+        super().__setitem__(arn, iterator)
+        self._expiries.append((self._clock() + ITERATOR_SECONDS, arn))
+
+    def expire(self) -> None:
+        now = self._clock()
+        while self._expiries and self._expiries[0][0] <= now:
+            self.pop(self._expiries.popleft()[1], None)
+
+
+def iterators_expire() -> None:
+    """Shard iterators dropped 15 minutes after they are handed out, as DynamoDB Streams expires
+    them; GetRecords with one that is gone answers as DynamoDB Streams does (moto: a KeyError, 500)."""
+    backend_class = streams_models.DynamoDBStreamsBackend
+    original_init, original_get_records = backend_class.__init__, backend_class.get_records
+
+    def __init__(self: Any, region_name: str, account_id: str) -> None:
+        original_init(self, region_name, account_id)
+        self.shard_iterators = ExpiringIterators()
+
+    def get_records(self: Any, iterator_arn: str, limit: int) -> Any:
+        self.shard_iterators.expire()
+        if iterator_arn not in self.shard_iterators:
+            # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_GetRecords.html
+            raise JsonRESTError(
+                "ExpiredIteratorException", "The provided iterator exceeds the maximum age allowed."
+            )
+        return original_get_records(self, iterator_arn, limit)
+
+    backend_class.__init__ = __init__  # type: ignore[method-assign]
+    backend_class.get_records = get_records  # type: ignore[method-assign]
+
+
 def updates_stream_one_record() -> None:
     """An UpdateItem that creates its item streams one INSERT, as in DynamoDB (see above)."""
     backend_class = dynamodb_models.DynamoDBBackend
@@ -438,6 +495,7 @@ def main() -> None:
     port = options.port
     transactions_save_only_what_they_touch()
     updates_stream_one_record()
+    iterators_expire()
     modules_listed_once()
     cognito.install()
     authorization.install()

@@ -1,8 +1,8 @@
 """Reading a stream's shards, as a consumer does: a Kinesis data stream or a table's DynamoDB stream.
 
 Every reader starts at the stream's end (LATEST) when ``open()`` returns: earlier changes are
-not carried. moto stores every shard iterator it hands out, so polling a table stream costs moto
-a few KB of memory per poll (about 80 MB an hour for two idle regions).
+not carried. A table stream's reader asks for a fresh iterator at every poll (below), and moto
+keeps each for the 15 minutes DynamoDB Streams honours one (``localcloud.motoserver``).
 """
 
 from __future__ import annotations

@@ -193,3 +193,33 @@ def test_moto_parses_each_event_path_once(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(ExtendedJsonPathParser, "__init__", no_parser)
     assert EventTemplateParser.parse(input_template="", input_paths_map={}, event=event) == plain
     assert plain["detail"] == {"eventId": "e1"}
+
+
+def test_shard_iterators_are_dropped_15_minutes_after_they_are_handed_out():
+    from localcloud.motoserver import ExpiringIterators
+
+    now = [1000.0]
+    iterators = ExpiringIterators(clock=lambda: now[0])
+    iterators["first"] = object()
+    now[0] += 14 * 60
+    iterators["second"] = object()
+    assert set(iterators) == {"first", "second"}
+
+    now[0] += 60  # the first is 15 minutes old
+    iterators.expire()
+    assert set(iterators) == {"second"}
+    now[0] += 14 * 60
+    iterators["third"] = object()  # handing one out drops the expired ones too
+    assert set(iterators) == {"third"}
+
+
+def test_get_records_with_an_iterator_moto_no_longer_holds_answers_expired_iterator(dynamodb):
+    client, streams = dynamodb
+    arn = client.describe_table(TableName="app")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")
+    assert streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"] == []
+
+    gone = iterator["ShardIterator"].rsplit("|", 1)[0] + "|not-handed-out"
+    with pytest.raises(streams.exceptions.ExpiredIteratorException):
+        streams.get_records(ShardIterator=gone)
