@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.exceptions
+
 from localcloud.blackout import Blackouts
 from localcloud.graph import Graph, aws_client
 from localcloud.poller import Poller
@@ -65,6 +67,10 @@ class TableStream:
         for consumer in self.consumers:
             try:
                 consumer.flush()
+            except (botocore.exceptions.ConnectionError, botocore.exceptions.ConnectionClosedError) as error:
+                # Its destination did not answer (its region blacked out, say): one line, not a
+                # traceback. Kept pending by the consumer; the next step retries it.
+                log.warning("%s: %s could not deliver, kept: %s", self.table, type(consumer).__name__, error)
             except Exception:
                 # Kept pending by the consumer; the next step retries it.
                 log.exception("%s: %s could not deliver", self.table, type(consumer).__name__)

@@ -506,3 +506,35 @@ def test_global_tables_come_from_the_deployed_replicas():
     graphs = [FakeGraph(EAST, []), FakeGraph(WEST, [replica])]
     assert global_tables(graphs) == {"data-table-1": [EAST, WEST]}
     assert global_tables([FakeGraph(EAST, [])]) == {}
+
+
+class _Reader:
+    def read(self) -> list[dict[str, Any]]:
+        return []
+
+
+class _Failing:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def accept(self, records: list[dict[str, Any]]) -> None:
+        return
+
+    def flush(self) -> None:
+        raise self.error
+
+
+def test_a_destination_that_does_not_answer_is_one_warning_and_any_other_failure_a_traceback(caplog):
+    import botocore.exceptions
+
+    from localcloud.streams.service import TableStream
+
+    closed = botocore.exceptions.ConnectionClosedError(endpoint_url="http://127.0.0.1:1/")
+    for error, traced in ((closed, False), (RuntimeError("a bug"), True)):
+        caplog.clear()
+        stream = TableStream("us-east-1", "app", None, None, [_Failing(error)])
+        stream.reader = _Reader()  # type: ignore[assignment]
+        stream.step()
+        (record,) = [r for r in caplog.records if "could not deliver" in r.getMessage()]
+        assert (record.exc_info is not None) is traced, record.getMessage()
+        assert record.levelname == ("ERROR" if traced else "WARNING")
