@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -159,6 +160,13 @@ class PooledServer(BaseWSGIServer):
             with self._changed:
                 self._open.discard(request)
                 self._changed.notify_all()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """socketserver's traceback on stderr, except for a client that went away mid-answer
+        (a blackout closes every connection): a broken pipe or a reset is no fault of the server."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def server_close(self) -> None:
         """Close the listening socket and every connection; wait a little for requests in flight."""

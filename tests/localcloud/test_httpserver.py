@@ -207,3 +207,16 @@ def test_a_small_response_leaves_in_one_write_and_100_continue_before_the_body(s
     assert app.bodies == [b"hi"]
     assert writes[-1].startswith(b"HTTP/1.1 200 OK\r\n")
     assert writes[-1].endswith(b"\r\n\r\nok")  # the status line, the headers and the body: one write
+
+
+def test_a_client_gone_mid_answer_is_not_reported_and_any_other_error_is(capsys):
+    server = httpserver.PooledServer(0, App(), workers=1)
+    try:
+        for error, reported in ((BrokenPipeError(32, "Broken pipe"), False), (ValueError("a bug"), True)):
+            try:
+                raise error
+            except (BrokenPipeError, ValueError):
+                server.handle_error(None, ("127.0.0.1", 1))
+            assert ("Traceback" in capsys.readouterr().err) is reported, error
+    finally:
+        server.server_close()
