@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -26,14 +27,18 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def tree_rss_mb(pid: int | None = None) -> float:
-    """RSS in MB of ``pid`` (this process by default) and every process below it."""
-    pending, total = [pid or os.getpid()], 0
+def _tree(pid: int | None) -> Iterator[int]:
+    """``pid`` (this process by default) and every process now below it."""
+    pending = [pid or os.getpid()]
     while pending:
         current = pending.pop()
-        total += _rss_kb(current)
+        yield current
         pending += _children(current)
-    return round(total / 1024, 1)
+
+
+def tree_rss_mb(pid: int | None = None) -> float:
+    """RSS in MB of ``pid`` (this process by default) and every process below it."""
+    return round(sum(_rss_kb(process) for process in _tree(pid)) / 1024, 1)
 
 
 def _cpu_ticks(pid: int) -> int:
@@ -49,9 +54,4 @@ def _cpu_ticks(pid: int) -> int:
 
 def tree_cpu_seconds(pid: int | None = None) -> float:
     """CPU time (user and system) ``pid`` and every process now below it have used so far."""
-    pending, ticks = [pid or os.getpid()], 0
-    while pending:
-        current = pending.pop()
-        ticks += _cpu_ticks(current)
-        pending += _children(current)
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(_cpu_ticks(process) for process in _tree(pid)) / os.sysconf("SC_CLK_TCK")
