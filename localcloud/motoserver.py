@@ -45,7 +45,10 @@
 - Cognito multi-Region replication, which moto lacks (``localcloud.cognito``): the replica
   operations, and tokens that carry the multi-Region issuer once the pool is set to it.
 
-Run as ``python -m localcloud.motoserver --port N [--blackout-fd FD]`` (127.0.0.1 only).
+Run as ``python -m localcloud.motoserver --port N [--blackout-fd FD]`` (127.0.0.1 only). With the
+local cloud's link (``--blackout-fd``) it ignores Ctrl-C, which a terminal sends to every process
+of the group: the local cloud stops it once its data plane is done with it, and it exits when
+the link closes.
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ import functools
 import importlib
 import io
 import json
+import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -484,6 +489,12 @@ class MotoHandler(httpserver.KeepAliveHandler, MotoRequestHandler):
         return
 
 
+def _until_unlinked(blackout: Blackout, fd: int) -> None:
+    """The local cloud's commands until it closes their link, then the end of this process."""
+    blackout.listen(fd)
+    os._exit(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -506,7 +517,12 @@ def main() -> None:
     }
     blackout = Blackout(ExperimentStates(SerializedDynamoDB(dispatcher)), endpoints)
     if options.blackout_fd is not None:
-        threading.Thread(target=blackout.listen, args=(options.blackout_fd,), daemon=True).start()
+        # Started by the local cloud, which stops moto itself (SIGTERM) once its data plane has
+        # written its last metrics and logs here. A terminal's Ctrl-C reaches every process of
+        # its group, moto included, and ended it first: every last write failed with a traceback.
+        # It ends with the local cloud instead, when their link closes.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        threading.Thread(target=_until_unlinked, args=(blackout, options.blackout_fd), daemon=True).start()
     app = blackout
     for endpoint in endpoints:  # listening before the main port is, which the local cloud waits for
         server = httpserver.PooledServer(endpoint, app, handler=MotoHandler, workers=MOTO_WORKERS)

@@ -227,3 +227,27 @@ def test_a_pools_own_issuers_jwks_is_its_regions_alone():
         pool, _ = _replicated_pool("us-west-2")
         jwks = _environ(PATH_INFO=f"/{pool}/.well-known/jwks.json")
         assert region_of(jwks, endpoint="eu-west-1", out={"us-east-1"}) == "us-east-1"
+
+
+def test_a_linked_moto_outlives_ctrl_c_and_ends_when_its_link_closes():
+    import signal
+
+    from waiting import wait_for
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    link = MotoLink()
+    server = start_moto(port, link, {})
+    try:
+        wait_for_moto(server, port)
+        server.send_signal(signal.SIGINT)  # as a terminal's Ctrl-C reaches the whole group
+        with pytest.raises(botocore.exceptions.ClientError, match="ParameterNotFound"):
+            _ssm(f"http://127.0.0.1:{port}", "us-east-1").get_parameter(Name="/after/ctrl-c")
+        assert server.poll() is None
+
+        link.close()  # the local cloud is gone
+        assert wait_for(lambda: server.poll() is not None, timeout=10), "moto outlived its link"
+    finally:
+        server.kill()
+        server.wait(timeout=10)
