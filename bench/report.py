@@ -397,9 +397,9 @@ def render(data: dict[str, Any]) -> str:
                 ],
                 [
                     f"CPU while idle (its own pollers and probes), % of one core over "
-                    f"{shape.get('cpuSampleSeconds', 10):g} s",
-                    shape["before"].get("idleCpuPercent", "-"),
-                    shape.get("idleCpuPercent", "-"),
+                    f"{shape['cpuSampleSeconds']:g} s",
+                    shape["before"]["idleCpuPercent"],
+                    shape["idleCpuPercent"],
                     "-",
                     "-",
                 ],

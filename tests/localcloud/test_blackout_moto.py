@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import socket
+import subprocess
 from collections.abc import Iterator
 
 import boto3
@@ -159,15 +160,21 @@ def test_a_request_for_another_region_is_served_during_a_blackout():
 # Through a real moto process, with the local cloud's link
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[tuple[str, MotoLink]]:
+def _linked_moto() -> tuple[int, MotoLink, subprocess.Popen[bytes]]:
+    """A moto process started as the local cloud starts it, with its link, once it listens."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     link = MotoLink()
     server = start_moto(port, link, {})
+    wait_for_moto(server, port)
+    return port, link, server
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[tuple[str, MotoLink]]:
+    port, link, server = _linked_moto()
     try:
-        wait_for_moto(server, port)
         yield f"http://127.0.0.1:{port}", link
     finally:
         link.close()
@@ -234,13 +241,8 @@ def test_a_linked_moto_outlives_ctrl_c_and_ends_when_its_link_closes():
 
     from waiting import wait_for
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    link = MotoLink()
-    server = start_moto(port, link, {})
+    port, link, server = _linked_moto()
     try:
-        wait_for_moto(server, port)
         server.send_signal(signal.SIGINT)  # as a terminal's Ctrl-C reaches the whole group
         with pytest.raises(botocore.exceptions.ClientError, match="ParameterNotFound"):
             _ssm(f"http://127.0.0.1:{port}", "us-east-1").get_parameter(Name="/after/ctrl-c")
