@@ -44,6 +44,17 @@ def remember(
     _store(("one", name, decrypt, region or aws.region()), value, max_age)
 
 
+def cached(name: str, *, decrypt: bool = False, region: str | None = None) -> bool:
+    """Is the parameter's value in the cache, younger than its max age (``get`` makes no call)?"""
+    return _fresh(("one", name, decrypt, region or aws.region())) is not None
+
+
+def cached_path(path: str, *, region: str | None = None) -> bool:
+    """Are the parameters under ``path`` in the cache, younger than their max age (``by_path``
+    makes no call)?"""
+    return _fresh(("path", path, region or aws.region())) is not None
+
+
 def by_path(
     path: str, *, max_age: float, region: str | None = None, stale_if_error: float = 0
 ) -> dict[str, str]:

@@ -33,9 +33,19 @@ class RegionEndpoints:
     slack_api: str
 
 
+def home() -> str:
+    """Where the registry lives: the primary region."""
+    return os.environ["PRIMARY_REGION"]
+
+
+def cached() -> bool:
+    """Is the registry in the cache (``regions`` makes no call)?"""
+    return parameters.cached_path(os.environ["REGISTRY_PATH"], region=home())
+
+
 def regions() -> dict[str, RegionEndpoints]:
     """Deployed regions by name, sorted, cached for MAX_AGE_SECONDS."""
-    path, primary = os.environ["REGISTRY_PATH"], os.environ["PRIMARY_REGION"]
+    path, primary = os.environ["REGISTRY_PATH"], home()
     try:
         raw = parameters.by_path(
             path, max_age=MAX_AGE_SECONDS, region=primary, stale_if_error=STALE_IF_ERROR_SECONDS

@@ -22,7 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import coldstart
 from shared.http import ApiError, create_resolver, json_response
-from shared.router import Response
+from shared.router import NextMiddleware, Response, Router
 from slack_commands import verify
 
 if TYPE_CHECKING:
@@ -31,7 +31,20 @@ if TYPE_CHECKING:
 
 logger = Logger()
 app = create_resolver(guard_region=False)
-app.use(middlewares=[verify.answer_ssl_check, verify.require_slack_signature])
+
+
+def read_regions_meanwhile(app: Router, next_middleware: NextMiddleware) -> Response:
+    """Middleware, before ``verify.require_slack_signature``: a command that may be signed starts
+    the region registry's read, which the signature check's secret read then waits beside (in
+    AWS the registry is in the primary region: from another region, a round trip across
+    Regions). At most one read per ``shared.registry.MAX_AGE_SECONDS`` (cached), and only for
+    well-formed, current signature headers; nothing read is used before the check passes."""
+    if app.current_event.path == "/slack/commands" and verify.may_be_signed(app.current_event):
+        chaos_store().read_regions_ahead()
+    return next_middleware(app)
+
+
+app.use(middlewares=[verify.answer_ssl_check, read_regions_meanwhile, verify.require_slack_signature])
 
 
 @functools.cache

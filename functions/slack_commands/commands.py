@@ -71,7 +71,19 @@ class Drills(Protocol):
         """Starts the region's drill of that length; DrillError if it did not start."""
         ...
 
-    def unfinished(self, regions: Sequence[str]) -> dict[str, list[Drill] | StoreError]: ...
+    def listing(self, regions: Sequence[str]) -> DrillListing:
+        """Starts listing the regions' drills and returns at once (``status`` reads the states
+        meanwhile)."""
+        ...
+
+
+class DrillListing(Protocol):
+    def unfinished(
+        self, states: Mapping[str, ChaosState | StoreError]
+    ) -> dict[str, list[Drill] | StoreError]:
+        """Waits for the listing: each region's drills that have not ended. ``states``: the
+        regions' chaos states, read meanwhile."""
+        ...
 
 
 class CommandError(ValueError):
@@ -209,8 +221,10 @@ def handle(text: str, store: ChaosStore, *, user: str, team: str, drills: Drills
 
 
 def status(store: ChaosStore, deployed: Sequence[str], drills: Drills | None = None) -> Reply:
+    # The drills are listed while the states are read: one wait for both, not one after the other.
+    listing = drills.listing(deployed) if drills is not None and deployed else None
     states = store.read(deployed)
-    running = drills.unfinished(deployed) if drills is not None and deployed else {}
+    running = listing.unfinished(states) if listing is not None else {}
     lines = [_status_line(region, states[region]) + _drill_status(running.get(region)) for region in deployed]
     text = "*Chaos status*\n" + "\n".join(lines) if lines else "No regions are deployed."
     return Reply(text, blocks=[section(text)])

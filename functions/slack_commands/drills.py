@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
 from shared import aws, parameters
+from shared.chaos import ChaosState
 from slack_commands.commands import Drill, DrillError, StoreError
-from slack_commands.store import describe, in_parallel
+from slack_commands.store import Parallel, describe
 
 logger = Logger(child=True)
 
@@ -29,8 +30,8 @@ TEMPLATES_MAX_AGE_SECONDS = 300
 # stopping; then completed, stopped, failed or cancelled).
 UNFINISHED = ("pending", "initiating", "running", "stopping")
 LIST_PAGES = 3
-# `/chaos status` reads the chaos state (store.TIMEOUT_SECONDS) and then the drills: both within
-# Slack's 3 s, with room for the rest of the request.
+# `/chaos status` lists the drills while it reads the chaos states (store.TIMEOUT_SECONDS): both
+# within Slack's 3 s, with room for the rest of the request.
 TIMEOUT_SECONDS = 1.0
 
 
@@ -76,16 +77,21 @@ class FisDrills:
             raise DrillError(f"AWS FIS did not start it ({describe(error)})") from error
         return _drill(experiment, minutes)
 
+    def templates_read(self, region: str) -> bool:
+        """Are the region's templates in the parameter cache (its next ``templates`` makes no call)?"""
+        return all(parameters.cached(name, region=region) for name in self.template_parameters(region))
+
     def minutes(self, region: str) -> list[int]:
         return sorted(self.templates(region))
 
-    def unfinished(self, regions: Sequence[str]) -> dict[str, list[Drill] | StoreError]:
-        return in_parallel(regions, self._unfinished, self.timeout_seconds, service="fis")
+    def listing(self, regions: Sequence[str]) -> DrillListing:
+        """Start listing each region's unfinished drills, one thread per region; ``/chaos status``
+        reads the chaos states meanwhile, which brings the templates along."""
+        if not os.environ.get("DRILL_PARAMETER_PREFIX"):
+            return DrillListing(self, Parallel([], self._experiments, self.timeout_seconds))
+        return DrillListing(self, Parallel(regions, self._experiments, self.timeout_seconds, service="fis"))
 
-    def _unfinished(self, region: str) -> list[Drill]:
-        by_template = {template: minutes for minutes, template in self.templates(region).items()}
-        if not by_template:
-            return []
+    def _experiments(self, region: str) -> list[dict]:
         # One call for every template (Slack's 3 s budget holds every region's status), a few pages:
         # FIS keeps ended experiments for 120 days.
         fis = aws.client("fis", region)
@@ -102,11 +108,47 @@ class FisDrills:
             if not page.get("nextToken"):
                 break
             request["nextToken"] = page["nextToken"]
-        return [
-            _drill(summary, by_template[summary["experimentTemplateId"]])
-            for summary in summaries
-            if summary.get("experimentTemplateId") in by_template and summary["state"]["status"] in UNFINISHED
-        ]
+        return summaries
+
+
+class DrillListing:
+    """Each region's experiments, being listed; ``unfinished(states)`` waits for them and keeps
+    those of the region's drill templates that have not ended."""
+
+    def __init__(self, drills: FisDrills, listed: Parallel[list[dict]]) -> None:
+        self.drills = drills
+        self.listed = listed
+
+    def unfinished(
+        self, states: Mapping[str, ChaosState | StoreError]
+    ) -> dict[str, list[Drill] | StoreError]:
+        """``states``: the regions' chaos states just read, which brought their templates along
+        (``store.SsmChaosStore``). Where that read failed, the templates are not read again here
+        (an unreachable region would hold the answer past Slack's 3 s): its drills are unknown."""
+        found: dict[str, list[Drill] | StoreError] = {}
+        for region, summaries in self.listed.outcomes().items():
+            state = states.get(region)
+            if isinstance(state, StoreError) and not self.drills.templates_read(region):
+                found[region] = StoreError(f"`{region}`'s drill templates are unreadable ({state})")
+                continue
+            try:
+                templates = self.drills.templates(region)
+            except DrillError as error:
+                found[region] = StoreError(str(error))
+                continue
+            by_template = {template: minutes for minutes, template in templates.items()}
+            if not by_template:
+                found[region] = []  # no drills there, whatever the listing says
+            elif isinstance(summaries, StoreError):
+                found[region] = summaries
+            else:
+                found[region] = [
+                    _drill(summary, by_template[summary["experimentTemplateId"]])
+                    for summary in summaries
+                    if summary.get("experimentTemplateId") in by_template
+                    and summary["state"]["status"] in UNFINISHED
+                ]
+        return found
 
 
 def _drill(experiment: dict, minutes: int) -> Drill:

@@ -9,9 +9,10 @@ Environment: REGISTRY_PATH and PRIMARY_REGION (``shared.registry``), CHAOS_PARAM
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from shared import aws, chaos, registry
 from shared.chaos import ChaosState, ChaosStateError
@@ -34,8 +35,26 @@ class SsmChaosStore:
         state in one call (``shared.chaos.read``), such as its drill templates."""
         self.timeout_seconds = timeout_seconds
         self.read_along = read_along
+        self._ahead: Future[list[str]] | None = None
+
+    def read_regions_ahead(self) -> None:
+        """Start reading the region registry on a thread of its own, for the next ``regions()``
+        to wait for: a request's signature check reads the signing secret meanwhile, so the two
+        reads (in AWS, the registry's in the primary region) cost one wait, not two."""
+        if registry.cached():
+            self._ahead = None  # what an earlier request's read left behind is in the cache
+            return
+        for region in {registry.home(), aws.region()}:
+            aws.client("ssm", region)  # on this thread: botocore sessions are not thread-safe
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry")
+        self._ahead = pool.submit(self._regions)
+        pool.shutdown(wait=False)
 
     def regions(self) -> list[str]:
+        ahead, self._ahead = self._ahead, None
+        return ahead.result() if ahead is not None else self._regions()
+
+    def _regions(self) -> list[str]:
         try:
             return list(registry.regions())
         except (ParameterError, ValueError, KeyError) as error:
@@ -57,23 +76,47 @@ def in_parallel(
     regions: Sequence[str], call: Callable[[str], T], timeout_seconds: float, *, service: str = "ssm"
 ) -> dict[str, T | StoreError]:
     """``call(region)`` for every region at once; each failure or timeout becomes a StoreError."""
-    if not regions:
-        return {}
-    for region in regions:
-        # Create clients on this thread: botocore sessions are not thread-safe; clients are.
-        aws.client("ssm", region)
-        aws.client(service, region)
-    pool = ThreadPoolExecutor(max_workers=len(regions), thread_name_prefix="chaos")
-    futures = {region: pool.submit(call, region) for region in regions}
-    done, _ = wait(futures.values(), timeout=timeout_seconds)
-    # Don't wait for stragglers: Lambda freezes them with the container after the answer.
-    pool.shutdown(wait=False, cancel_futures=True)
-    outcomes = {}
-    for region, future in futures.items():
-        # A plain call: in a comprehension mypy solves T from the return type, as T | StoreError.
-        outcome = _outcome(future, done, timeout_seconds)
-        outcomes[region] = outcome
-    return outcomes
+    return Parallel(regions, call, timeout_seconds, service=service).outcomes()
+
+
+class Parallel(Generic[T]):
+    """``call(region)`` for every region, each on a thread of its own, started at once: the
+    caller goes on meanwhile, and ``outcomes()`` waits for them until ``timeout_seconds`` after
+    the start (each failure or timeout becomes a StoreError)."""
+
+    def __init__(
+        self,
+        regions: Sequence[str],
+        call: Callable[[str], T],
+        timeout_seconds: float,
+        *,
+        service: str = "ssm",
+    ) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.futures: dict[str, Future[T]] = {}
+        if not regions:
+            return
+        for region in regions:
+            # Create clients on this thread: botocore sessions are not thread-safe; clients are.
+            aws.client("ssm", region)
+            aws.client(service, region)
+        self.deadline = time.monotonic() + timeout_seconds
+        pool = ThreadPoolExecutor(max_workers=len(regions), thread_name_prefix="chaos")
+        self.futures = {region: pool.submit(call, region) for region in regions}
+        # Every call has its thread; none is waited for past the deadline: Lambda freezes
+        # stragglers with the container after the answer.
+        pool.shutdown(wait=False)
+
+    def outcomes(self) -> dict[str, T | StoreError]:
+        if not self.futures:
+            return {}
+        done, _ = wait(self.futures.values(), timeout=max(0.0, self.deadline - time.monotonic()))
+        outcomes = {}
+        for region, future in self.futures.items():
+            # A plain call: in a comprehension mypy solves T from the return type, as T | StoreError.
+            outcome = _outcome(future, done, self.timeout_seconds)
+            outcomes[region] = outcome
+        return outcomes
 
 
 def _outcome(future: Future[T], done: set[Future[T]], timeout_seconds: float) -> T | StoreError:

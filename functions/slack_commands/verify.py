@@ -151,6 +151,9 @@ def require_slack_signature(app: Router, next_middleware: NextMiddleware) -> Res
         if not timestamp or not signature:
             raise ApiError(401, MISSING_HEADERS)
         body = raw_body(event)
+        # Then what needs no secret: a replayed or malformed request never costs one either.
+        if not may_be_signed(event):
+            raise ApiError(401, INVALID_SIGNATURE)
         verify_signature(body, timestamp, signature, signing_secret())
     except ApiError:
         logger.warning("rejected a request without a valid Slack signature", extra={"path": event.path})
@@ -159,6 +162,18 @@ def require_slack_signature(app: Router, next_middleware: NextMiddleware) -> Res
         raise ApiError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
     app.append_context(**{BODY_CONTEXT_KEY: body})
     return next_middleware(app)
+
+
+def may_be_signed(event: Request) -> bool:
+    """Could this request pass the signature check: both headers well formed, the timestamp
+    within the replay window? Checked without the secret; only the check itself says it is."""
+    timestamp = event.header(TIMESTAMP_HEADER) or ""
+    signature = event.header(SIGNATURE_HEADER) or ""
+    return bool(
+        _TIMESTAMP.fullmatch(timestamp)
+        and _SIGNATURE.fullmatch(signature)
+        and abs(clock.now() - int(timestamp)) <= REPLAY_WINDOW_SECONDS
+    )
 
 
 def verified_body(app: Router) -> bytes:

@@ -7,12 +7,14 @@ import io
 import json
 import logging
 import os
+import threading
 
 import boto3
 import pytest
 from conftest import APP, PRIMARY, SECONDARY, SIGNING_SECRET, body_of, load_event, set_chaos
 from slack_helpers import (
     FrozenClock,
+    body_bytes,
     chaos_state,
     chaos_values,
     command_event,
@@ -390,6 +392,79 @@ def test_logs_name_the_command_but_never_the_signature_or_secret(aws, handler, c
     assert event["headers"]["x-slack-signature"] not in logs
     assert SIGNING_SECRET not in logs
     assert "response_url" not in logs
+
+
+def ssm_calls(region: str = PRIMARY) -> list[tuple[str, str]]:
+    """Every SSM call the function's client for ``region`` makes from now: (operation, thread)."""
+    from shared import aws as clients
+
+    calls: list[tuple[str, str]] = []
+    clients.client("ssm", region).meta.events.register(
+        "before-call.ssm", lambda model, **_: calls.append((model.name, threading.current_thread().name))
+    )
+    return calls
+
+
+def test_a_command_reads_the_registry_while_the_signature_check_reads_the_secret(aws, handler, context):
+    from shared import aws as clients
+
+    registry_read = threading.Event()
+    secret_read_waited = []
+
+    def before_call(model, params, **_):
+        if model.name == "GetParametersByPath":
+            registry_read.set()
+        elif params.get("Name") == f"/{APP}/slack/signing-secret":  # goes on once the registry's read began
+            secret_read_waited.append(registry_read.wait(timeout=5))
+
+    clients.client("ssm", PRIMARY).meta.events.register("before-parameter-build.ssm", before_call)
+
+    reply = slack_reply(handler(signed_command("status"), context))
+
+    assert secret_read_waited == [True]
+    assert f"`{SECONDARY}`: ok, error rate 0%" in reply["text"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"x-slack-request-timestamp": str(NOW - 301)},
+        {"x-slack-signature": "v0=forged"},
+    ],
+    ids=["unsigned", "replayed", "malformed-signature"],
+)
+def test_a_request_that_cannot_be_signed_reads_nothing_from_ssm(aws, handler, context, frozen_clock, headers):
+    event = signed_command("status", timestamp=NOW)
+    if not headers:
+        del event["headers"]["x-slack-request-timestamp"], event["headers"]["x-slack-signature"]
+    event["headers"].update(headers)
+    if "x-slack-request-timestamp" in headers:
+        event["headers"]["x-slack-signature"] = sign(body_bytes(event), NOW - 301)
+    calls = ssm_calls()
+
+    response = handler(event, context)
+
+    assert response["statusCode"] == 401
+    assert calls == []
+
+
+def test_a_forged_but_well_formed_request_reads_the_registry_at_most_once_per_max_age(
+    aws, handler, context, frozen_clock
+):
+    from shared import registry
+
+    calls = ssm_calls()
+    for _ in range(3):
+        event = signed_command("status", timestamp=NOW)
+        event["headers"]["x-slack-signature"] = "v0=" + "0" * 64
+        assert handler(event, context)["statusCode"] == 401
+    assert handler(signed_command("status", timestamp=NOW), context)["statusCode"] == 200
+
+    registry_reads = [thread for name, thread in calls if name == "GetParametersByPath"]
+    assert len(registry_reads) == 1, calls
+    assert registry_reads[0].startswith("registry")
+    assert registry.MAX_AGE_SECONDS >= 30
 
 
 # --- team and body --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ AWS FIS experiments (moto) started from the region's published templates, or not
 from __future__ import annotations
 
 import json
+import threading
 
 import boto3
 import pytest
@@ -158,3 +159,50 @@ def test_status_reads_each_regions_state_and_drill_templates_in_one_call(aws, ha
             reads.remove("GetParameter")  # the signing secret
             reads.remove("GetParametersByPath")  # the registry
         assert reads == ["GetParameters"], (region, calls)
+
+
+def test_status_lists_each_regions_drills_while_it_reads_their_states(aws, handler, context):
+    from shared import aws as clients
+
+    publish_drills(SECONDARY)
+    publish_drills(PRIMARY)
+    listed = {region: threading.Event() for region in (PRIMARY, SECONDARY)}
+    state_read_waited: dict[str, bool] = {}
+    for region in (PRIMARY, SECONDARY):
+        clients.client("fis", region).meta.events.register(
+            "before-call.fis.ListExperiments", lambda region=region, **_: listed[region].set()
+        )
+        # Less than the store's deadline: read one after the other, the states would still answer.
+        clients.client("ssm", region).meta.events.register(
+            "before-call.ssm.GetParameters",
+            lambda region=region, **_: state_read_waited.update({region: listed[region].wait(timeout=0.8)}),
+        )
+
+    status = reply_to(handler, context, "status")["text"]
+
+    assert state_read_waited == {PRIMARY: True, SECONDARY: True}
+    assert f"`{SECONDARY}`: ok, error rate 0%" in status
+
+
+def test_status_reads_no_drill_templates_where_the_state_read_failed(aws, handler, context):
+    from botocore.exceptions import ConnectionClosedError
+    from shared import aws as clients
+
+    publish_drills(SECONDARY)
+    calls: list[str] = []
+
+    def unreachable(model, **_):
+        calls.append(model.name)
+        raise ConnectionClosedError(endpoint_url=f"https://ssm.{SECONDARY}.amazonaws.com/")
+
+    clients.client("ssm", SECONDARY).meta.events.register("before-call.ssm", unreachable)
+
+    status = reply_to(handler, context, "status")["text"]
+
+    (secondary,) = [line for line in status.splitlines() if f"`{SECONDARY}`" in line]
+    assert f"`{SECONDARY}`: unknown (ConnectionClosedError)" in secondary
+    assert (
+        f"drills unknown (`{SECONDARY}`'s drill templates are unreadable (ConnectionClosedError))"
+        in secondary
+    )
+    assert calls == ["GetParameters"]

@@ -217,8 +217,18 @@ class FakeDrills:
         self.started.append((region, minutes))
         return Drill(experiment_id="EXP1", minutes=minutes, status="initiating")
 
-    def unfinished(self, regions):
-        return {region: self._unfinished.get(region, []) for region in regions}
+    def listing(self, regions):
+        return FakeListing({region: self._unfinished.get(region, []) for region in regions})
+
+
+class FakeListing:
+    def __init__(self, unfinished):
+        self._unfinished = unfinished
+        self.states = None
+
+    def unfinished(self, states):
+        self.states = states
+        return self._unfinished
 
 
 def test_drill_that_fis_refuses_answers_ephemeral_and_changes_nothing():
