@@ -49,11 +49,10 @@ class CloudWatch:
             queues = [
                 (q["outputs"]["name"], q["outputs"]["url"]) for q in graph.of_type("aws:sqs/queue:Queue")
             ]
-            self.samplers.append(
-                QueueDepthSampler(
-                    aws_client("sqs", name), queues, metrics, max(0.25, min(10.0, 30 / self.scale))
-                )
-            )
+            # Once a minute of AWS time, as SQS pushes its metrics ("at one-minute intervals":
+            # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-monitoring-using-cloudwatch.html).
+            interval = max(0.25, min(10.0, 60 / self.scale))
+            self.samplers.append(QueueDepthSampler(aws_client("sqs", name), queues, metrics, interval))
             subscriptions: dict[str, list[tuple[str, str]]] = {}
             for item in graph.of_type("aws:sns/topicSubscription:TopicSubscription"):
                 inputs = item["inputs"]
