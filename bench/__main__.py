@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "7400")))
     parser.add_argument("--clicks", type=int, default=1000, help="clicks in the ledger run (default 1000)")
     parser.add_argument("--writer-failure-rate", type=float, default=0.2, help="default 0.2")
-    parser.add_argument("--rounds", type=int, default=9, help="cold starts per function (default 9)")
+    parser.add_argument("--rounds", type=int, default=15, help="cold starts per function (default 15)")
     parser.add_argument("--load-seconds", type=float, default=10.0, help="per throttling run (default 10)")
     parser.add_argument("--output", type=Path, default=HERE)
     options = parser.parse_args()

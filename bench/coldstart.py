@@ -5,8 +5,9 @@ with its bytecode, its layers and the runtime's boto3.
 
 Each round runs every function once, each right after a baseline of its own, so the two see the
 same moment's machine load, and each pair once the local cloud's functions are idle
-(``wait_until_quiet``); a function's ratio in a round is its time over the baseline run just
-before it, and the figure reported is the median over rounds. Each function runs in a fresh
+(``wait_until_quiet``); a function's ratio in a round is its time over the baselines run just
+before and just after it (their geometric mean: the next pair's baseline, and one more after the
+last), and the figure reported is the median over rounds. Each function runs in a fresh
 ``python -c`` with exactly its Lambda environment and code paths (``FunctionSpec``), imports its
 handler, answers one realistic event (``probes``: built by the local gateway itself for API
 routes, so the event is the one the gateway would send) and then, still warm, times further
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import platform
 import statistics
@@ -556,6 +558,9 @@ def run(
     ratios: dict[str, list[float]] = {name: [] for name in functions}
     cpu_ratios: dict[str, list[float]] = {name: [] for name in functions}
     warm: dict[str, list[float]] = {name: [] for name in functions}
+    # Every baseline in the order run, and each counted start with the index of the one before it.
+    sequence: list[Sample] = []
+    starts: list[tuple[str, Sample, int]] = []
     # Round 0 is not counted: the first interpreters after the local cloud starts read their
     # files from a cold page cache (a baseline of several hundred ms), which says nothing of the code.
     for index in range(-1, rounds):
@@ -564,17 +569,24 @@ def run(
         for name in functions:
             wait_until_quiet(cloud)
             # Each start right after a baseline of its own: the two see the same moment's load.
-            baseline = spawn(reference, baseline=True)
+            sequence.append(spawn(reference, baseline=True))
             spec = local.functions[name].spec
             sample = spawn(spec, requests[name].invocation(local), warm_now)
             check(name, sample)
-            if index < 0:
-                continue
-            baselines.append(baseline.cold_ms)
-            cold[name].append(sample.cold_ms)
-            ratios[name].append(sample.cold_ms / baseline.cold_ms)
-            cpu_ratios[name].append(sample.answer["cpuMs"] / baseline.answer["cpuMs"])
-            warm[name].extend(sample.warm_ms)
+            if index >= 0:
+                starts.append((name, sample, len(sequence) - 1))
+    wait_until_quiet(cloud)
+    sequence.append(spawn(reference, baseline=True))  # the last start's baseline after it
+    for name, sample, before in starts:
+        # Against the baselines just before and just after it (their geometric mean): a machine
+        # whose speed drifts between the two moves both, and one baseline's noise counts half.
+        after = sequence[before + 1]
+        baselines.append(sequence[before].cold_ms)
+        cold[name].append(sample.cold_ms)
+        ratios[name].append(sample.cold_ms / _between(sequence[before].cold_ms, after.cold_ms))
+        cpu = _between(sequence[before].answer["cpuMs"], after.answer["cpuMs"])
+        cpu_ratios[name].append(sample.answer["cpuMs"] / cpu)
+        warm[name].extend(sample.warm_ms)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _commit(),
@@ -602,6 +614,11 @@ def run(
             for name in functions
         },
     }
+
+
+def _between(before: float, after: float) -> float:
+    """The geometric mean of two baselines: the baseline a ratio is taken against."""
+    return math.sqrt(before * after)
 
 
 def snapstart(cloud: LocalCloud, state: dict[str, Any], *, rounds: int = 5) -> dict[str, Any]:
@@ -735,7 +752,7 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--warm-calls", type=int, default=200)
     parser.add_argument("--port", type=int, default=PORT_BASE)
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
