@@ -6,6 +6,9 @@ import logging
 import threading
 from collections.abc import Callable
 
+from botocore.exceptions import ConnectionClosedError
+from botocore.exceptions import ConnectionError as AwsConnectionError
+
 from localcloud.scheduler import Scheduler
 
 log = logging.getLogger("localcloud.events")
@@ -37,6 +40,12 @@ class Poller(threading.Thread):
                 continue
             try:
                 self.step()
+            except (AwsConnectionError, ConnectionClosedError) as error:
+                if self.stopped.is_set():
+                    return
+                # What it polls did not answer (its region blacked out, say): one line, not a traceback.
+                log.warning("%s: no answer, retrying: %s", self.name, error)
+                self.stopped.wait(1)
             except Exception:
                 if self.stopped.is_set():
                     return  # a step cut short by the stop: what it polls may be gone already

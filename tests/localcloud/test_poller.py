@@ -47,3 +47,27 @@ def test_a_step_cut_short_by_the_stop_ends_the_loop_without_a_traceback(
         poller.join(timeout=10)
     assert not poller.is_alive()
     assert "failed" not in caplog.text
+
+
+def test_a_step_whose_aws_endpoint_does_not_answer_logs_one_line_and_retries(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from botocore.exceptions import ConnectionClosedError
+
+    calls: list[int] = []
+
+    def step() -> None:
+        calls.append(1)
+        raise ConnectionClosedError(endpoint_url="http://127.0.0.1:1/")
+
+    poller = Poller("stream-poller", step)
+    with caplog.at_level(logging.WARNING, logger="localcloud.events"):
+        poller.start()
+        assert wait_for(lambda: len(calls) >= 2, timeout=10), "no retry after the failed step"
+        poller.stop()
+        poller.join(timeout=10)
+    warnings = [
+        record for record in caplog.records if "stream-poller: no answer, retrying" in record.getMessage()
+    ]
+    assert warnings
+    assert all(record.exc_info is None for record in caplog.records)
