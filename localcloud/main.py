@@ -321,9 +321,13 @@ def _start_plane(
         "notEmulated": sorted({item["type"] for g in graphs for item in g["notEmulated"]}),
         "runtimes": {name: runtime.describe() for name, runtime in sorted(cloud.runtimes.items())},
     }
+    # Whole or not at all: whoever waits for the file (make demo's users, the tests) reads it as
+    # soon as it appears. Written beside it, then renamed over it, in one step.
     path = STATE_DIR / "state.json"
-    path.write_text(json.dumps(state, indent=2))
-    path.chmod(0o600)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(state, indent=2))
+    partial.chmod(0o600)
+    partial.replace(path)
     return cloud, state, [moto, door]
 
 
@@ -388,15 +392,23 @@ def main() -> None:
     except settings.SettingError as error:
         raise SystemExit(f"localcloud: {error}") from None
     regions = stacks(listed)
+    # From before the start: a Ctrl-C that lands while it ends (state.json written, the banner
+    # not yet printed) stops the whole cloud once it is up, instead of interrupting the main
+    # thread and leaving the servers' threads running. A second one stops the start itself.
+    stop = threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
     started = time.perf_counter()
     print("Starting the local cloud...", flush=True)
     cloud, state, extras = start(options.port, regions)
     print(banner(state), flush=True)
     print(f"  Ready in {time.perf_counter() - started:.1f} s", flush=True)
-
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     print("\nStopping...", flush=True)
     shutdown(cloud, extras)

@@ -1,0 +1,46 @@
+"""Starting and stopping the local cloud as `make demo` does: state.json appears whole, and a
+Ctrl-C at any moment after it appears stops every process the local cloud started. (Workers
+still starting then print the KeyboardInterrupt that reached them with the group.)"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .cloud import PORT_BASE, READY_TIMEOUT, ROOT
+from .conftest import _assert_no_process_left
+
+
+def test_a_ctrl_c_as_soon_as_state_json_appears_stops_the_whole_cloud(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with (tmp_path / "localcloud.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localcloud", "--port", str(PORT_BASE + 300)],
+            cwd=ROOT,
+            env={**os.environ, "LOCALCLOUD_STATE_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + READY_TIMEOUT
+            while not state.exists() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert state.exists(), (tmp_path / "localcloud.log").read_text()[-4000:]
+            # At once, as a terminal's Ctrl-C reaches the whole group: the start may not have ended.
+            written = state.read_text()
+            os.killpg(process.pid, signal.SIGINT)
+
+            assert json.loads(written)["moto"]
+            assert process.wait(timeout=60) == 0, (tmp_path / "localcloud.log").read_text()[-4000:]
+            _assert_no_process_left(process.pid)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+    assert not state.exists()
