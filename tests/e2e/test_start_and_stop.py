@@ -10,8 +10,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from waiting import wait_for
 
 from .cloud import PORT_BASE, READY_TIMEOUT, ROOT
 from .conftest import _assert_no_process_left
@@ -29,9 +30,9 @@ def test_a_ctrl_c_as_soon_as_state_json_appears_stops_the_whole_cloud(tmp_path: 
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + READY_TIMEOUT
-            while not state.exists() and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_for(
+                lambda: state.exists() or process.poll() is not None, timeout=READY_TIMEOUT, interval=0.01
+            )
             assert state.exists(), (tmp_path / "localcloud.log").read_text()[-4000:]
             # At once, as a terminal's Ctrl-C reaches the whole group: the start may not have ended.
             written = state.read_text()

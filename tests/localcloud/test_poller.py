@@ -12,6 +12,15 @@ from waiting import wait_for
 from localcloud.poller import Poller
 
 
+def run_until_retried(poller: Poller, calls: list[int], caplog: pytest.LogCaptureFixture, level: int) -> None:
+    """Runs the poller, logging at ``level`` captured, until its failing step has been retried."""
+    with caplog.at_level(level, logger="localcloud.events"):
+        poller.start()
+        assert wait_for(lambda: len(calls) >= 2, timeout=10), "no retry after the failed step"
+        poller.stop()
+        poller.join(timeout=10)
+
+
 def test_a_failing_step_is_logged_and_retried(caplog: pytest.LogCaptureFixture) -> None:
     calls: list[int] = []
 
@@ -19,12 +28,7 @@ def test_a_failing_step_is_logged_and_retried(caplog: pytest.LogCaptureFixture) 
         calls.append(1)
         raise ConnectionError("moto is not answering")
 
-    poller = Poller("queue-poller", step)
-    with caplog.at_level(logging.ERROR, logger="localcloud.events"):
-        poller.start()
-        assert wait_for(lambda: len(calls) >= 2, timeout=10), "no retry after the failed step"
-        poller.stop()
-        poller.join(timeout=10)
+    run_until_retried(Poller("queue-poller", step), calls, caplog, logging.ERROR)
     assert "queue-poller failed; retrying" in caplog.text
 
 
@@ -60,12 +64,7 @@ def test_a_step_whose_aws_endpoint_does_not_answer_logs_one_line_and_retries(
         calls.append(1)
         raise ConnectionClosedError(endpoint_url="http://127.0.0.1:1/")
 
-    poller = Poller("stream-poller", step)
-    with caplog.at_level(logging.WARNING, logger="localcloud.events"):
-        poller.start()
-        assert wait_for(lambda: len(calls) >= 2, timeout=10), "no retry after the failed step"
-        poller.stop()
-        poller.join(timeout=10)
+    run_until_retried(Poller("stream-poller", step), calls, caplog, logging.WARNING)
     warnings = [
         record for record in caplog.records if "stream-poller: no answer, retrying" in record.getMessage()
     ]
