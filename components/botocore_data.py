@@ -10,9 +10,11 @@ search-path mechanism, the one behind ``AWS_DATA_PATH``) and the first client co
 
 What is kept, per service: the declared operations, the operations botocore uses for endpoint
 discovery, every shape they reach, every error shape (``client.exceptions`` lists them all)
-and the paginators of the declared operations; the endpoint rule set and ``*-extras`` files
-whole. Shared files: ``endpoints.json`` with only our services in every partition, the others
-(``partitions.json``, ``_retry.json``, ``sdk-default-configuration.json``) whole.
+and the paginators of the declared operations, without their documentation strings (three
+quarters of a model's bytes, which botocore reads only to write docstrings); the endpoint rule
+set and ``*-extras`` files whole. Shared files: ``endpoints.json`` with only our services in
+every partition, the others (``partitions.json``, ``_retry.json``,
+``sdk-default-configuration.json``) whole.
 
 Every file is compact JSON, uncompressed (botocore reads ``.json`` before ``.json.gz``): botocore
 ships S3's rule set gzipped and indented, 921 KB of JSON, which took 2.7 ms of each cold start
@@ -32,6 +34,7 @@ from typing import Any
 
 import botocore
 from botocore.loaders import Loader
+from botocore.model import ServiceModel
 
 ROOT = Path(__file__).resolve().parent.parent
 DECLARATION = ROOT / "functions" / "aws-operations.toml"
@@ -54,12 +57,14 @@ def botocore_data(operations: Mapping[str, Sequence[str]]) -> dict[str, bytes]:
     """
     files: dict[str, bytes] = {}
     rule_set_functions: set[str] = set()
+    service_ids: dict[str, str] = {}
     prefixes: set[str] = set()
     for service in sorted(operations):
         wanted = set(operations[service])
         version = _loader().determine_latest_version(service, "service-2")
         folder = _builtin() / service / version
         model = _json(folder / "service-2.json")
+        service_ids[service] = ServiceModel(model, service).service_id.hyphenize()
         unknown = wanted - set(model["operations"])
         if unknown:
             names = ", ".join(sorted(unknown))
@@ -95,6 +100,9 @@ def botocore_data(operations: Mapping[str, Sequence[str]]) -> dict[str, bytes]:
         {
             "botocore": botocore.__version__,
             "operations": {service: sorted(operations[service]) for service in sorted(operations)},
+            # The names clients of these services emit events under (shared.aws registers
+            # botocore's built-in handlers for these only).
+            "serviceIds": service_ids,
             # shared.aws checks the running botocore knows each one before using this data.
             "ruleSetFunctions": sorted(rule_set_functions),
         }
@@ -119,11 +127,47 @@ def trim_model(model: dict[str, Any], operations: set[str]) -> dict[str, Any]:
         if name not in reached:
             reached.add(name)
             roots += [ref["shape"] for ref in _shape_refs(shapes[name])]
+    return _undocumented(
+        {
+            **model,
+            "operations": kept_operations,
+            "shapes": {name: shape for name, shape in shapes.items() if name in reached},
+        }
+    )
+
+
+def _undocumented(model: dict[str, Any]) -> dict[str, Any]:
+    """The model without its documentation strings (three quarters of its bytes, read by
+    botocore only to write docstrings): from the service, each operation, shape and reference.
+    Member names are data, so a member called ``documentation`` stays."""
+
+    def operation(spec: dict[str, Any]) -> dict[str, Any]:
+        spec = _without_documentation(spec)
+        for key in ("input", "output"):
+            if key in spec:
+                spec[key] = _without_documentation(spec[key])
+        if "errors" in spec:
+            spec["errors"] = [_without_documentation(ref) for ref in spec["errors"]]
+        return spec
+
+    def shape(spec: dict[str, Any]) -> dict[str, Any]:
+        spec = _without_documentation(spec)
+        for key in ("member", "key", "value"):
+            if key in spec:
+                spec[key] = _without_documentation(spec[key])
+        if "members" in spec:
+            spec["members"] = {name: _without_documentation(ref) for name, ref in spec["members"].items()}
+        return spec
+
     return {
-        **model,
-        "operations": kept_operations,
-        "shapes": {name: shape for name, shape in shapes.items() if name in reached},
+        **_without_documentation(model),
+        "operations": {name: operation(spec) for name, spec in model["operations"].items()},
+        "shapes": {name: shape(spec) for name, spec in model["shapes"].items()},
     }
+
+
+def _without_documentation(spec: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in spec.items() if key != "documentation"}
 
 
 def _operation_refs(operation: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -72,23 +72,84 @@ def session() -> Any:
 
 @functools.cache
 def _packaged_session() -> Any | None:
-    """A botocore session on the package's trimmed data, or None when it can't be used."""
+    """A botocore session on the package's trimmed data, or None when it can't be used.
+
+    It has botocore's built-in handlers for the packaged services only: a session registers
+    all of them (some 130: S3's, EC2's, RDS's, Glacier's, the documentation's), 8 to 9 ms of
+    every cold start, and a client's calls fire only those for its own service and those for
+    any service. The session is created without them (``include_builtin_handlers=False``, a
+    parameter of botocore's Session) and registers those alone, as botocore would have.
+    https://github.com/boto/botocore/blob/develop/botocore/session.py
+    """
     import botocore.session
 
     loader = _packaged_loader()
     if loader is None:
         return None
-    packaged = botocore.session.get_session()
+    packaged = botocore.session.Session(include_builtin_handlers=False)
+    _register_builtin_handlers(packaged, service_event_names(_manifest()["serviceIds"]))
     packaged.register_component("data_loader", loader)
     return packaged
 
 
+def _register_builtin_handlers(session: Any, services: set[str]) -> None:
+    """botocore's ``Session._register_builtin_handlers``, for events these services can emit."""
+    from botocore import handlers
+
+    events = session.get_component("event_emitter")
+    for event_name, handler, *position in handlers.BUILTIN_HANDLERS:
+        if not handler_applies(event_name, services):
+            continue
+        if not position:
+            session.register(event_name, handler)
+        elif position[0] is handlers.REGISTER_FIRST:
+            events.register_first(event_name, handler)
+        elif position[0] is handlers.REGISTER_LAST:
+            events.register_last(event_name, handler)
+
+
+def handler_applies(event_name: str, services: set[str]) -> bool:
+    """Can a client of one of these services (their event names: ``service_event_names``) fire
+    a handler registered for ``event_name``? Events are ``<event>[.<service>[.<operation>]]``,
+    with ``*`` for any part and old service names aliased as botocore does; ``docs.*`` events
+    fire only when botocore renders documentation."""
+    from botocore.utils import EVENT_ALIASES
+
+    kind, _, rest = event_name.partition(".")
+    if kind == "docs":
+        return False
+    if not rest:
+        return True
+    parts = rest.split(".")
+    # The longest old name at the start wins ("data.jobs.iot" before "data.iot").
+    service = next(
+        (EVENT_ALIASES[key] for size in (3, 2, 1) if (key := ".".join(parts[:size])) in EVENT_ALIASES),
+        parts[0],
+    )
+    return service == "*" or service in services
+
+
+def service_event_names(service_ids: dict[str, str]) -> set[str]:
+    """The service parts of the events clients of these services (botocore name: hyphenized
+    service id, as in the manifest) emit: the id, and the name as botocore aliases it."""
+    from botocore.utils import EVENT_ALIASES
+
+    return {*service_ids.values(), *(EVENT_ALIASES.get(name, name) for name in service_ids)}
+
+
+@functools.cache
+def _manifest() -> dict[str, Any]:
+    """The packaged data's ``manifest.json`` (``components/botocore_data.py``)."""
+    return dict(json.loads((DATA_PATH / "manifest.json").read_text(encoding="utf-8")))
+
+
 @functools.cache
 def _packaged_loader() -> Any | None:
-    from botocore.loaders import Loader
+    from botocore.loaders import JSONFileLoader, Loader
 
     try:
-        manifest = json.loads((DATA_PATH / "manifest.json").read_text(encoding="utf-8"))
+        manifest = _manifest()
+        service_event_names(manifest["serviceIds"])
         # Endpoint rule sets are evaluated on each request, where an unknown function would
         # fail the call: check now that the running botocore implements every one they use.
         from botocore.endpoint_provider import RuleSetStandardLibrary
@@ -109,7 +170,22 @@ def _packaged_loader() -> Any | None:
             # data from anywhere else to the rule sets as if it were a custom endpoint.
             return str(path).startswith(str(DATA_PATH)) or bool(super().is_builtin_path(path))
 
-    return PackagedLoader(extra_search_paths=[str(DATA_PATH)], include_default_search_paths=False)
+    class PlainJSONFileLoader(JSONFileLoader):
+        """botocore's file loader decoding to plain dicts: its ``object_pairs_hook=OrderedDict``
+        builds every object twice, half of the 4 ms S3's rule set took to load. Dicts keep
+        their order, and botocore builds its own ordered maps from what it loads."""
+
+        def load_file(self, file_path: str) -> Any:
+            try:  # packaged data is plain JSON only (components/botocore_data.py)
+                return json.loads((Path(file_path + ".json")).read_bytes())
+            except FileNotFoundError:
+                return None
+
+    return PackagedLoader(
+        extra_search_paths=[str(DATA_PATH)],
+        file_loader=PlainJSONFileLoader(),
+        include_default_search_paths=False,
+    )
 
 
 def _fall_back(reason: str) -> None:
@@ -144,4 +220,5 @@ def reset() -> None:
     container)."""
     forget_sessions()
     _packaged_loader.cache_clear()
+    _manifest.cache_clear()
     _loaders.clear()
