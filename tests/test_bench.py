@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 
@@ -376,3 +377,34 @@ def test_the_wait_for_idle_functions_gives_up_at_its_timeout():
     wait_until_quiet(cloud, quiet_for=0.1, timeout=0.3)  # type: ignore[arg-type]
 
     assert 0.3 <= time.monotonic() - started < 3
+
+
+def test_each_timed_request_starts_once_settled_and_the_wait_is_not_timed(monkeypatch):
+    """What the request before set off (a click's event reaching the writer) settles first."""
+    steps: list[str] = []
+
+    class Function:
+        def invoke(self, event, **options):
+            steps.append("invoke" if options.get("wait") else "gateway invocation")
+            return {}
+
+    event = {"requestContext": {"requestId": "r1"}}
+    function = Function()
+
+    def gateway() -> str:
+        steps.append("gateway")
+        function.invoke(event, patience=30)
+        return "r1"
+
+    clock = [0.0]  # only settling takes time
+
+    def settle() -> None:
+        steps.append("settle")
+        clock[0] += 100.0
+
+    monkeypatch.setattr(latency, "time", SimpleNamespace(perf_counter=lambda: clock[0], sleep=lambda _: None))
+    result = latency.compare(function, event, gateway, count=2, rate=1000, settle=settle)
+
+    cycle = ["settle", "invoke", "settle", "gateway", "gateway invocation"]
+    assert steps == cycle * (latency.WARMUP + 2)
+    assert result.direct_ms == result.gateway_ms == result.overhead_ms == [0.0, 0.0]
