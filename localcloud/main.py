@@ -409,11 +409,11 @@ def main() -> None:
     cloud, state, extras = start(options.port, regions)
     print(banner(state), flush=True)
     print(f"  Ready in {time.perf_counter() - started:.1f} s", flush=True)
-    # Waited in short steps: Python runs a signal's handler in the main thread only, and the
-    # kernel hands the signal to any of the process's threads (the servers', the pollers'). One
-    # that lands elsewhere does not interrupt a wait with no timeout, and the handler then never
-    # ran: a fresh-clone CI run's Ctrl-C left the cloud up, "Stopping..." never printed.
-    # https://docs.python.org/3/library/signal.html#signals-and-threads
+    # Waited in short steps: Python runs a signal's handler in the main thread only, between its
+    # bytecodes, and the kernel may hand a process's signal to any of its threads (the servers',
+    # the pollers'). One that lands elsewhere does not interrupt a wait with no timeout, and the
+    # handler would wait with it: a fresh-clone CI run's Ctrl-C left the cloud up, "Stopping..."
+    # never printed. https://docs.python.org/3/library/signal.html#signals-and-threads
     while not stop.wait(timeout=0.1):
         pass
     print("\nStopping...", flush=True)
