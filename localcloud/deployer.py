@@ -7,10 +7,10 @@ a queue's ARN in a rule's target) carries real values. Resource types with no lo
 outputs, is written to ``.localcloud/<region>/graph.json`` for the data plane.
 
 Run as ``python -m localcloud.deployer <stack> --moto URL --ports JSON --out FILE``: one stack
-per process, because Pulumi's runtime keeps global state. With ``--on-go`` it first imports what
-the program will (``preload``), then waits for a line on stdin before it deploys: the local
-cloud starts every stack's deployer at once and lets each go when the stacks before it are
-deployed, so a secondary's imports overlap the primary's deployment.
+per process, because Pulumi's runtime keeps global state. The local cloud runs it as
+``python -m localcloud.deployer --serve`` instead (``serve``): it imports what the program will
+(``preload``) while moto starts, then deploys each stack asked of it on stdin in a process forked
+from itself, so no stack's deployment spends time on imports (about 2 s of CPU a stack here).
 
 It calls as the local cloud's admin (``--principals``, ``localcloud.iam.principals``): every
 resource of the program is created by that principal, as a deployment's role creates them.
@@ -28,9 +28,11 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import os
 import re
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -748,20 +750,25 @@ def _botocore_session() -> Any:
 
 
 def preload() -> None:
-    """Import the program's components and the pulumi_aws modules they name (pulumi_aws loads
-    each service module on first use, about a second for this program's), and load the service
-    models, endpoint rule sets and paginators of SERVICES into the session the deployment's
-    clients will come from (about 50 ms a service), so the deployment itself spends no time on
-    either: a deployer preloads while moto starts or the stacks before it deploy."""
+    """Import the program's components, the pulumi_aws modules they name and the resource and
+    function modules in them they name (pulumi_aws loads each service's package on first use,
+    and each of its resource modules on first use of the name: about 2 s of CPU for this
+    program's), and load the service models, endpoint rule sets and paginators of SERVICES into
+    the session the deployment's clients will come from (about 50 ms a service), so the
+    deployment itself spends no time on either."""
     root = Path(__file__).resolve().parent.parent
     sources = [root / "__main__.py", *sorted((root / "components").glob("*.py"))]
     modules = {f"components.{path.stem}" for path in sources[1:] if path.stem != "__init__"}
-    services = {
-        name for path in sources for name in re.findall(r"\baws\.([a-z][a-z0-9_]*)\.", path.read_text())
+    named = {
+        pair
+        for path in sources
+        for pair in re.findall(r"\baws\.([a-z][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)", path.read_text())
     }
-    aws_modules = [f"pulumi_aws.{name}" for name in sorted(services)]
-    for module in sorted(modules) + [name for name in aws_modules if importlib.util.find_spec(name)]:
+    for module in sorted(modules):
         importlib.import_module(module)
+    for service, name in sorted(named):
+        if importlib.util.find_spec(f"pulumi_aws.{service}"):
+            getattr(importlib.import_module(f"pulumi_aws.{service}"), name, None)  # loads its module
     import botocore.session
 
     session = botocore.session.get_session()
@@ -773,37 +780,77 @@ def preload() -> None:
     _preloaded.append(session)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Deploy one stack into moto")
-    parser.add_argument("stack")
-    parser.add_argument("--moto", required=True)
-    parser.add_argument("--ports", required=True, help="JSON: API logical name -> local port")
-    parser.add_argument("--config", required=True, help="JSON: {config: {...}, secrets: [...]}")
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--principals", type=Path, help="the local cloud's principals (its admin deploys)")
-    parser.add_argument("--on-go", action="store_true", help="preload, then deploy on a line on stdin")
-    options = parser.parse_args()
-    settings = json.loads(options.config)
-    if options.on_go:
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        preload()
-        if not sys.stdin.readline():
-            raise SystemExit(0)  # the local cloud stopped before this stack's turn
-    admin = Principals.load(options.principals).admin if options.principals else UNENFORCED_CREDENTIALS
+def deploy_to_file(
+    stack: str, moto: str, ports: dict[str, int], settings: dict[str, Any], out: Path, principals: Path | None
+) -> int:
+    """Deploy `stack` and write its graph to `out`: 0, or 1 with the error on stderr."""
+    admin = Principals.load(principals).admin if principals else UNENFORCED_CREDENTIALS
     try:
-        graph = deploy(
-            options.stack,
-            options.moto,
-            json.loads(options.ports),
-            settings["config"],
-            settings["secrets"],
-            credentials=admin,
-        )
+        graph = deploy(stack, moto, ports, settings["config"], settings["secrets"], credentials=admin)
     except (pulumi.RunError, validation.Refused) as error:
         print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
-    options.out.parent.mkdir(parents=True, exist_ok=True)
-    options.out.write_text(json.dumps(graph, indent=1))
+        return 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(graph, indent=1))
+    return 0
+
+
+def serve() -> None:
+    """Preload, then deploy each stack a line of stdin asks for (JSON: stack, moto, ports,
+    settings, out, principals, log) in a child forked from this process, one at a time, and
+    answer a line (JSON: stack, returncode) when it is done. The child's output goes to `log`.
+    This process runs no thread and no Pulumi runtime when it forks: each child starts from the
+    imports alone, with a runtime of its own."""
+    preload()
+    for line in sys.stdin:
+        request = json.loads(line)
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child ends in os._exit, which coverage never sees
+            code = 1
+            try:
+                with open(request["log"], "w") as log:
+                    os.dup2(log.fileno(), 1)
+                    os.dup2(log.fileno(), 2)
+                principals = Path(request["principals"]) if request.get("principals") else None
+                code = deploy_to_file(
+                    request["stack"], request["moto"], request["ports"], request["settings"],
+                    Path(request["out"]), principals,
+                )  # fmt: skip
+            except BaseException:  # noqa: BLE001 - the child must reach os._exit, with the cause logged
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+        reply = {"stack": request["stack"], "returncode": os.waitstatus_to_exitcode(status)}
+        print(json.dumps(reply), flush=True)
+    # Asked for no more: an interpreter's finalization of all those modules took half a second
+    # of the local cloud's start, which waits for this process to end.
+    os._exit(0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Deploy one stack into moto")
+    parser.add_argument("stack", nargs="?")
+    parser.add_argument("--moto")
+    parser.add_argument("--ports", help="JSON: API logical name -> local port")
+    parser.add_argument("--config", help="JSON: {config: {...}, secrets: [...]}")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--principals", type=Path, help="the local cloud's principals (its admin deploys)")
+    parser.add_argument("--serve", action="store_true", help="preload, then deploy the stacks stdin asks for")
+    options = parser.parse_args()
+    if options.serve:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        serve()
+        return
+    if not (options.stack and options.moto and options.ports and options.config and options.out):
+        parser.error("a stack, --moto, --ports, --config and --out are required (or --serve)")
+    code = deploy_to_file(
+        options.stack, options.moto, json.loads(options.ports), json.loads(options.config), options.out,
+        options.principals,
+    )  # fmt: skip
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

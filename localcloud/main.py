@@ -14,8 +14,10 @@ API at +21/+22, +31/+32, ...
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import secrets
 import signal
 import socket
@@ -129,62 +131,71 @@ def stack_settings(stack: str, local: LocalSecrets, regions: list[str]) -> dict[
     return {"config": config, "secrets": sorted(set(secret_keys))}
 
 
-class Deployer:
-    """One stack's deployer process (``localcloud.deployer --on-go``): started early so its
-    imports overlap the deployments before it, deploying when told."""
+class Deployers:
+    """The deployer process (``localcloud.deployer --serve``): started early so its imports
+    overlap moto's start, it deploys each stack asked of it in a process forked from itself. It
+    runs in a process group of its own, so a terminal's Ctrl-C reaches the local cloud only,
+    which stops it and the deployment under way (``cancel``). Its errors go to
+    ``.localcloud/deployer.log``, each deployment's to ``.localcloud/<stack>/deploy.log``."""
 
-    def __init__(
-        self,
-        stack: str,
-        index: int,
-        ports: Ports,
-        moto_url: str,
-        local: LocalSecrets,
-        principals: Path,
+    def __init__(self) -> None:
+        self.log = STATE_DIR / "deployer.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "localcloud.deployer", "--serve"],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                process_group=0,
+            )
+
+    def deploy(
+        self, stack: str, index: int, ports: Ports, moto_url: str, local: LocalSecrets, principals: Path,
         regions: list[str],
-    ) -> None:
-        self.stack = stack
-        self.out = STATE_DIR / stack / "graph.json"
-        self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "localcloud.deployer",
-                stack,
-                "--moto",
-                moto_url,
-                "--ports",
-                json.dumps(ports.apis(index)),
-                "--config",
-                json.dumps(stack_settings(stack, local, regions)),
-                "--out",
-                str(self.out),
-                "--principals",
-                str(principals),
-                "--on-go",
-            ],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def deploy(self) -> dict[str, Any]:
-        """Let it go and wait for its graph."""
+    ) -> dict[str, Any]:  # fmt: skip
+        """Deploy `stack` and wait for its graph."""
         started = time.perf_counter()
-        _, errors = self.process.communicate("go\n")
-        if self.process.returncode != 0:
-            raise SystemExit(f"deploying {self.stack} failed:\n{errors[-4000:]}")
-        graph: dict[str, Any] = json.loads(self.out.read_text())
+        out = STATE_DIR / stack / "graph.json"
+        log = STATE_DIR / stack / "deploy.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        request = {
+            "stack": stack,
+            "moto": moto_url,
+            "ports": ports.apis(index),
+            "settings": stack_settings(stack, local, regions),
+            "out": str(out),
+            "principals": str(principals),
+            "log": str(log),
+        }
+        assert self.process.stdin is not None and self.process.stdout is not None  # opened as pipes
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass  # it ended: the reply below is empty
+        reply = self.process.stdout.readline()
+        if not reply:
+            raise SystemExit(f"the deployer ended before deploying {stack}:\n{self.log.read_text()[-4000:]}")
+        if json.loads(reply)["returncode"] != 0:
+            raise SystemExit(f"deploying {stack} failed:\n{log.read_text()[-4000:]}")
+        graph: dict[str, Any] = json.loads(out.read_text())
         took = time.perf_counter() - started
-        print(f"  deployed {self.stack}: {len(graph['resources'])} resources in {took:.1f} s", flush=True)
+        print(f"  deployed {stack}: {len(graph['resources'])} resources in {took:.1f} s", flush=True)
         return graph
 
+    def close(self) -> None:
+        """Let it end (no more stacks) and wait for it."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait()
+
     def cancel(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate()
+        """Stop it and a deployment under way (its child, in its process group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
 
 def start_moto(port: int, link: MotoLink, endpoints: dict[str, int]) -> subprocess.Popen[bytes]:
@@ -247,22 +258,21 @@ def start(port_base: int, regions: list[str] | None = None) -> tuple[LocalCloud,
     local = LocalSecrets.generate(ports.slack)
     moto_url = f"http://127.0.0.1:{ports.moto}"
     principals_file = STATE_DIR / "principals.json"
-    # Every deployer starts now, while moto starts: their imports (about a second) overlap its
-    # own. Each deploys once moto enforces IAM and the stacks before it are done (primary first);
-    # it reads the principals file only then.
-    deployers = [
-        Deployer(stack, index, ports, moto_url, local, principals_file, regions)
-        for index, stack in enumerate(regions)
-    ]
+    # The deployer starts now, while moto starts: its imports (about 2 s) overlap moto's own. It
+    # deploys each stack once moto enforces IAM and the stacks before it are done (primary first).
+    deployers = Deployers()
     try:
         wait_for_moto(moto, ports.moto)
         principals = enforce(moto_url)
         principals.save(principals_file)
-        graphs = [deployer.deploy() for deployer in deployers]
+        graphs = [
+            deployers.deploy(stack, index, ports, moto_url, local, principals_file, regions)
+            for index, stack in enumerate(regions)
+        ]
+        deployers.close()
         return _start_plane(ports, moto, link, graphs, local, principals, endpoints)
     except BaseException:
-        for deployer in deployers:
-            deployer.cancel()
+        deployers.cancel()
         moto.terminate()
         raise
 
