@@ -130,11 +130,13 @@ class PooledServer(BaseWSGIServer):
     def __init__(
         self, port: int, app: Any, workers: int = WORKERS, handler: type[KeepAliveHandler] = KeepAliveHandler
     ) -> None:
-        super().__init__("127.0.0.1", port, app, handler=handler)
+        # Set before the socket is bound: a port in use makes werkzeug close the server (this
+        # server_close) and exit with its "Port N is in use by another program" message.
         self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"http-{port}")
         self._changed = threading.Condition()
         self._open: set[socket.socket] = set()
+        super().__init__("127.0.0.1", port, app, handler=handler)
 
     def keeps_alive(self) -> bool:
         """Whether a connection may stay open after its response: not once most threads are taken,

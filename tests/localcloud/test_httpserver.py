@@ -220,3 +220,13 @@ def test_a_client_gone_mid_answer_is_not_reported_and_any_other_error_is(capsys)
             assert ("Traceback" in capsys.readouterr().err) is reported, error
     finally:
         server.server_close()
+
+
+def test_a_port_in_use_stops_with_werkzeugs_message_naming_it(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit):
+            httpserver.PooledServer(port, App())
+    assert f"Port {port} is in use by another program" in capsys.readouterr().err
