@@ -35,9 +35,10 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import boto3
+import botocore.exceptions
 import dill  # type: ignore[import-untyped]
 import pulumi
 
@@ -75,9 +76,11 @@ class MotoMocks(pulumi.runtime.Mocks):
         endpoint: str,
         api_ports: dict[str, int],
         credentials: Credentials = UNENFORCED_CREDENTIALS,
+        earlier: EarlierStacks | None = None,
     ) -> None:
         self.stack = stack
         self.credentials = credentials
+        self.earlier = earlier or EarlierStacks.deployed()
         self.region = region
         self.endpoint = endpoint
         self.api_ports = api_ports
@@ -131,7 +134,8 @@ class MotoMocks(pulumi.runtime.Mocks):
             return {"name": name, "value": arn, "type": "String"}
         if token == "aws:ssm/getParameter:getParameter":
             region = args.args.get("region") or self.region
-            parameter = self.client("ssm", region).get_parameter(Name=args.args["name"])["Parameter"]
+            ssm = self.client("ssm", region)
+            parameter = self.earlier.read(lambda: ssm.get_parameter(Name=args.args["name"]))
             return {"name": parameter["Name"], "value": parameter["Value"], "type": parameter["Type"]}
         raise NotImplementedError(f"the local cloud has no answer for invoke {token}")
 
@@ -146,6 +150,49 @@ class MotoMocks(pulumi.runtime.Mocks):
                 self.not_emulated.append({"type": args.typ, "name": args.name})
         # Components and settings-only resources: their inputs are their outputs.
         return f"{args.name}-{self.stack}", inputs
+
+
+class EarlierStacks:
+    """Whether the stacks deployed before this one have ended, for a deployment that runs beside
+    them. A read of a parameter one of them may still publish waits while they run; once they
+    have ended it answers as SSM does, so a parameter never published is still
+    ParameterNotFound, which the program reports as "deploy the primary region first"."""
+
+    POLL_SECONDS = 0.05
+
+    def __init__(self) -> None:
+        self.ended = threading.Event()
+
+    @classmethod
+    def deployed(cls) -> EarlierStacks:
+        earlier = cls()
+        earlier.ended.set()
+        return earlier
+
+    @classmethod
+    def listening(cls, fd: int) -> EarlierStacks:
+        """Ended when the pipe's other end closes (``serve``), read by a thread of its own."""
+        earlier = cls()
+
+        def wait() -> None:
+            with os.fdopen(fd, "rb") as pipe:
+                pipe.read()
+            earlier.ended.set()
+
+        threading.Thread(target=wait, name="earlier-stacks", daemon=True).start()
+        return earlier
+
+    def read(self, get: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """`get`'s parameter, waited for while the stacks before this one may still write it."""
+        while True:
+            ended = self.ended.is_set()  # before the read: what they wrote before ending is seen
+            try:
+                parameter: dict[str, Any] = get()["Parameter"]
+                return parameter
+            except botocore.exceptions.ClientError as error:
+                if ended or error.response["Error"]["Code"] != "ParameterNotFound":
+                    raise
+            self.ended.wait(self.POLL_SECONDS)
 
 
 # S3
@@ -708,11 +755,13 @@ def deploy(
     api_ports: dict[str, int],
     config: dict[str, str],
     secrets: list[str],
-    root: Path = program.ROOT,
     credentials: Credentials = UNENFORCED_CREDENTIALS,
+    earlier: EarlierStacks | None = None,
+    root: Path = program.ROOT,
 ) -> dict[str, Any]:
-    """Deploy root's program (by default this repository's) for `stack` into moto, as `credentials`."""
-    mocks = MotoMocks(stack, config.get("aws:region", stack), endpoint, api_ports, credentials)
+    """Deploy root's program (by default this repository's) for `stack` into moto, as
+    `credentials`: after the stacks before it, or beside them (`earlier`)."""
+    mocks = MotoMocks(stack, config.get("aws:region", stack), endpoint, api_ports, credentials, earlier)
     monitor = program.run(stack, mocks, config, secrets, root)
     return {
         "stack": stack,
@@ -781,12 +830,18 @@ def preload() -> None:
 
 
 def deploy_to_file(
-    stack: str, moto: str, ports: dict[str, int], settings: dict[str, Any], out: Path, principals: Path | None
+    stack: str,
+    moto: str,
+    ports: dict[str, int],
+    settings: dict[str, Any],
+    out: Path,
+    principals: Path | None,
+    earlier: EarlierStacks | None = None,
 ) -> int:
     """Deploy `stack` and write its graph to `out`: 0, or 1 with the error on stderr."""
     admin = Principals.load(principals).admin if principals else UNENFORCED_CREDENTIALS
     try:
-        graph = deploy(stack, moto, ports, settings["config"], settings["secrets"], credentials=admin)
+        graph = deploy(stack, moto, ports, settings["config"], settings["secrets"], admin, earlier)
     except (pulumi.RunError, validation.Refused) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -796,38 +851,62 @@ def deploy_to_file(
 
 
 def serve() -> None:
-    """Preload, then deploy each stack a line of stdin asks for (JSON: stack, moto, ports,
-    settings, out, principals, log) in a child forked from this process, one at a time, and
-    answer a line (JSON: stack, returncode) when it is done. The child's output goes to `log`.
-    This process runs no thread and no Pulumi runtime when it forks: each child starts from the
-    imports alone, with a runtime of its own."""
+    """Preload, read every stack stdin asks for (a line each, JSON: stack, moto, ports, settings,
+    out, principals, log; the first is the primary) until it ends, then deploy them all at once,
+    each in a child forked from this process, and answer a line for each (JSON: stack,
+    returncode) in their order as they end. A child's output goes to its `log`. Each child is
+    told when the stacks before it have ended (``EarlierStacks``, through a pipe this process
+    closes then): its reads of what they publish wait until then. This process runs no thread
+    and no Pulumi runtime when it forks: each child starts from the imports alone, with a
+    runtime of its own."""
     preload()
-    for line in sys.stdin:
-        request = json.loads(line)
+    requests = [json.loads(line) for line in sys.stdin if line.strip()]
+    children: list[tuple[int, int | None]] = []  # (pid, the write end of its earlier-stacks pipe)
+    for index, request in enumerate(requests):
+        told, tell = os.pipe() if index else (None, None)
         child = os.fork()
         if child == 0:  # pragma: no cover - the child ends in os._exit, which coverage never sees
-            code = 1
-            try:
-                with open(request["log"], "w") as log:
-                    os.dup2(log.fileno(), 1)
-                    os.dup2(log.fileno(), 2)
-                principals = Path(request["principals"]) if request.get("principals") else None
-                code = deploy_to_file(
-                    request["stack"], request["moto"], request["ports"], request["settings"],
-                    Path(request["out"]), principals,
-                )  # fmt: skip
-            except BaseException:  # noqa: BLE001 - the child must reach os._exit, with the cause logged
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
+            for _, other in children:
+                if other is not None:
+                    os.close(other)  # the pipes of the stacks before it are theirs, not its own
+            if tell is not None:
+                os.close(tell)
+            earlier = EarlierStacks.listening(told) if told is not None else EarlierStacks.deployed()
+            _deploy_child(request, earlier)
+        if told is not None:
+            os.close(told)
+        children.append((child, tell))
+    for index, (child, _) in enumerate(children):
         _, status = os.waitpid(child, 0)
-        reply = {"stack": request["stack"], "returncode": os.waitstatus_to_exitcode(status)}
+        reply = {"stack": requests[index]["stack"], "returncode": os.waitstatus_to_exitcode(status)}
         print(json.dumps(reply), flush=True)
-    # Asked for no more: an interpreter's finalization of all those modules took half a second
-    # of the local cloud's start, which waits for this process to end.
+        if index + 1 < len(children):
+            _, tell = children[index + 1]
+            if tell is not None:
+                os.close(tell)  # every stack before it has ended
+    # An interpreter's finalization of all those modules took half a second of the local
+    # cloud's start, which waits for this process to end.
     os._exit(0)
+
+
+def _deploy_child(request: dict[str, Any], earlier: EarlierStacks) -> NoReturn:  # pragma: no cover
+    """A forked child's deployment of one stack: its output to its log, its end in os._exit."""
+    code = 1
+    try:
+        with open(request["log"], "w") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+        principals = Path(request["principals"]) if request.get("principals") else None
+        code = deploy_to_file(
+            request["stack"], request["moto"], request["ports"], request["settings"], Path(request["out"]),
+            principals, earlier,
+        )  # fmt: skip
+    except BaseException:  # noqa: BLE001 - the child must reach os._exit, with the cause logged
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def main() -> None:

@@ -27,19 +27,20 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.settings import DEFAULT_PRIMARY, default_primary, project_regions
 from localcloud import settings
 from localcloud.blackout import MotoLink
-from localcloud.cloud import ROOT, LocalCloud
-from localcloud.cloudwatch.dashboard import Dashboard
-from localcloud.control import ControlApi
-from localcloud.frontdoor import FrontDoor
-from localcloud.graph import sign_as
-from localcloud.iam.principals import Principals, enforce
-from localcloud.slack import SlackStandIn
+from localcloud.settings import ROOT
 from tools import program
+
+# The data plane and boto3 (about 0.4 s of imports) are imported where they are first needed,
+# once the deployer and moto are started: their imports then overlap those two processes' own,
+# which the start waits for.
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+    from localcloud.iam.principals import Principals
 
 STATE_DIR = settings.state_dir()
 TEAM_ID = "TLOCAL0001"
@@ -133,7 +134,7 @@ def stack_settings(stack: str, local: LocalSecrets, regions: list[str]) -> dict[
 
 class Deployers:
     """The deployer process (``localcloud.deployer --serve``): started early so its imports
-    overlap moto's start, it deploys each stack asked of it in a process forked from itself. It
+    overlap moto's start, it deploys every stack at once, each in a process forked from itself. It
     runs in a process group of its own, so a terminal's Ctrl-C reaches the local cloud only,
     which stops it and the deployment under way (``cancel``). Its errors go to
     ``.localcloud/deployer.log``, each deployment's to ``.localcloud/<stack>/deploy.log``."""
@@ -152,43 +153,47 @@ class Deployers:
             )
 
     def deploy(
-        self, stack: str, index: int, ports: Ports, moto_url: str, local: LocalSecrets, principals: Path,
-        regions: list[str],
-    ) -> dict[str, Any]:  # fmt: skip
-        """Deploy `stack` and wait for its graph."""
+        self, regions: list[str], ports: Ports, moto_url: str, local: LocalSecrets, principals: Path
+    ) -> list[dict[str, Any]]:
+        """Deploy every stack (primary first) at once, and wait for their graphs. A secondary's
+        deployment runs beside the primary's; its reads of what the primary publishes wait for
+        it, as they would find it after the primary's deployment."""
         started = time.perf_counter()
-        out = STATE_DIR / stack / "graph.json"
-        log = STATE_DIR / stack / "deploy.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        request = {
-            "stack": stack,
-            "moto": moto_url,
-            "ports": ports.apis(index),
-            "settings": stack_settings(stack, local, regions),
-            "out": str(out),
-            "principals": str(principals),
-            "log": str(log),
-        }
+        requests: list[dict[str, Any]] = [
+            {
+                "stack": stack,
+                "moto": moto_url,
+                "ports": ports.apis(index),
+                "settings": stack_settings(stack, local, regions),
+                "out": str(STATE_DIR / stack / "graph.json"),
+                "principals": str(principals),
+                "log": str(STATE_DIR / stack / "deploy.log"),
+            }
+            for index, stack in enumerate(regions)
+        ]
+        for stack in regions:
+            (STATE_DIR / stack).mkdir(parents=True, exist_ok=True)
         assert self.process.stdin is not None and self.process.stdout is not None  # opened as pipes
-        try:
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-        except BrokenPipeError:
-            pass  # it ended: the reply below is empty
-        reply = self.process.stdout.readline()
-        if not reply:
-            raise SystemExit(f"the deployer ended before deploying {stack}:\n{self.log.read_text()[-4000:]}")
-        if json.loads(reply)["returncode"] != 0:
-            raise SystemExit(f"deploying {stack} failed:\n{log.read_text()[-4000:]}")
-        graph: dict[str, Any] = json.loads(out.read_text())
-        took = time.perf_counter() - started
-        print(f"  deployed {stack}: {len(graph['resources'])} resources in {took:.1f} s", flush=True)
-        return graph
+        with contextlib.suppress(BrokenPipeError):  # it ended: no reply says so below
+            self.process.stdin.write("".join(json.dumps(request) + "\n" for request in requests))
+            self.process.stdin.close()
+        graphs = []
+        for request in requests:
+            stack = request["stack"]
+            reply = self.process.stdout.readline()
+            if not reply:
+                ended = self.log.read_text()[-4000:]
+                raise SystemExit(f"the deployer ended before deploying {stack}:\n{ended}")
+            if json.loads(reply)["returncode"] != 0:
+                raise SystemExit(f"deploying {stack} failed:\n{Path(request['log']).read_text()[-4000:]}")
+            graph: dict[str, Any] = json.loads(Path(request["out"]).read_text())
+            took = time.perf_counter() - started
+            print(f"  deployed {stack}: {len(graph['resources'])} resources in {took:.1f} s", flush=True)
+            graphs.append(graph)
+        return graphs
 
     def close(self) -> None:
-        """Let it end (no more stacks) and wait for it."""
-        if self.process.stdin is not None:
-            self.process.stdin.close()
+        """Wait for it to end, once it has answered for every stack."""
         self.process.wait()
 
     def cancel(self) -> None:
@@ -252,29 +257,56 @@ def start(port_base: int, regions: list[str] | None = None) -> tuple[LocalCloud,
     regions = regions or stacks()
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # The deployer starts first: its imports (about 2 s of CPU) are the start's longest wait,
+    # longer than moto's (1.4 s), which run beside them. It deploys every stack once moto
+    # enforces IAM.
+    deployers = Deployers()
     link = MotoLink()
     endpoints = {region: ports.endpoint(index) for index, region in enumerate(regions)}
-    moto = start_moto(ports.moto, link, endpoints)
+    try:
+        moto = start_moto(ports.moto, link, endpoints)
+    except BaseException:
+        deployers.cancel()
+        raise
     local = LocalSecrets.generate(ports.slack)
     moto_url = f"http://127.0.0.1:{ports.moto}"
     principals_file = STATE_DIR / "principals.json"
-    # The deployer starts now, while moto starts: its imports (about 2 s) overlap moto's own. It
-    # deploys each stack once moto enforces IAM and the stacks before it are done (primary first).
-    deployers = Deployers()
     try:
+        from localcloud.iam.principals import enforce
+
         wait_for_moto(moto, ports.moto)
         principals = enforce(moto_url)
         principals.save(principals_file)
-        graphs = [
-            deployers.deploy(stack, index, ports, moto_url, local, principals_file, regions)
-            for index, stack in enumerate(regions)
-        ]
+        warming = threading.Thread(target=warm_data_plane, args=(moto_url, regions[0]), daemon=True)
+        warming.start()
+        graphs = deployers.deploy(regions, ports, moto_url, local, principals_file)
         deployers.close()
+        warming.join()
         return _start_plane(ports, moto, link, graphs, local, principals, endpoints)
     except BaseException:
         deployers.cancel()
         moto.terminate()
         raise
+
+
+# The services the data plane's own clients call at its start (localcloud.graph.aws_client).
+PLANE_SERVICES = ("cloudwatch", "dynamodb", "dynamodbstreams", "fis", "kinesis", "logs", "s3", "sqs")
+
+
+def warm_data_plane(moto_url: str, region: str) -> None:
+    """Import the data plane and load the botocore models its clients use, while the stacks
+    deploy and this process only waits for them: about half a second of the data plane's start.
+    A client's creation loads its service's model into the one session every later client
+    comes from (``localcloud.graph``); the clients made here are not kept."""
+    import localcloud.cloud
+    import localcloud.cloudwatch.dashboard
+    import localcloud.control
+    import localcloud.frontdoor
+    import localcloud.slack  # noqa: F401 - imported for the data plane's start
+    from localcloud.graph import aws_client
+
+    for service in PLANE_SERVICES:
+        aws_client(service, region, moto_url)
 
 
 def _start_plane(
@@ -286,6 +318,13 @@ def _start_plane(
     principals: Principals,
     endpoints: dict[str, int],
 ) -> tuple[LocalCloud, dict[str, Any], list[Any]]:
+    from localcloud.cloud import LocalCloud
+    from localcloud.cloudwatch.dashboard import Dashboard
+    from localcloud.control import ControlApi
+    from localcloud.frontdoor import FrontDoor
+    from localcloud.graph import sign_as
+    from localcloud.slack import SlackStandIn
+
     moto_url = f"http://127.0.0.1:{ports.moto}"
     sign_as(principals.admin)
     regional = {region: f"http://127.0.0.1:{port}" for region, port in endpoints.items()}
