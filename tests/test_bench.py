@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import UTC, datetime
@@ -9,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import coldstart, latency, ledger, load, report
+from bench import coldstart, footprint, latency, ledger, load, report
 
 JOB = load.Job("stage", "http://127.0.0.1:9/health", "GET", offered=100, seconds=10)
 
@@ -408,3 +409,21 @@ def test_each_timed_request_starts_once_settled_and_the_wait_is_not_timed(monkey
     cycle = ["settle", "invoke", "settle", "gateway", "gateway invocation"]
     assert steps == cycle * (latency.WARMUP + 2)
     assert result.direct_ms == result.gateway_ms == result.overhead_ms == [0.0, 0.0]
+
+
+def test_the_ready_figure_is_the_median_of_the_starts_and_the_report_lists_every_one(monkeypatch):
+    starts = iter([9.0, 7.0, 7.5])  # a slow first start, as on a loaded machine
+
+    @contextlib.contextmanager
+    def started(port, timeout):
+        yield SimpleNamespace(pid=1), next(starts)
+
+    monkeypatch.setattr(footprint, "_started", started)
+    monkeypatch.setattr(footprint.memory, "tree_rss_mb", lambda pid: 500.0)
+    monkeypatch.setattr(footprint.memory, "tree_cpu_seconds", lambda pid: 1.0)
+    monkeypatch.setattr(footprint.time, "sleep", lambda seconds: None)
+    shape = footprint.measure(9000, idle_seconds=20.0)
+    assert shape["readySeconds"] == 7.5 and shape["readyRounds"] == [9.0, 7.0, 7.5]
+    assert shape["pass"]
+    row = next(line for line in report.render_footprint(shape) if "ready" in line)
+    assert "median of 3 starts" in row and "7.5 (9, 7, 7.5)" in row and "pass" in row
