@@ -1,8 +1,9 @@
 """``make demo``: the whole system on this machine, every region, no AWS account.
 
 Starts moto, turns its IAM enforcement on with an admin and the Lambda service as the only
-principals (``localcloud.iam``), deploys every stack (primary first) by running the real Pulumi
-program under the mock monitor, starts the data plane (gateways, Lambda workers, event
+principals (``localcloud.iam``), deploys every stack at once by running the real Pulumi program
+under the mock monitor (a secondary's reads of what the primary publishes wait for the primary,
+``localcloud.deployer``), starts the data plane (gateways, Lambda workers, event
 delivery), the Slack stand-in and the front door, writes ``.localcloud/state.json`` and prints
 a banner. Ctrl-C stops everything it started.
 
