@@ -9,8 +9,9 @@ outputs, is written to ``.localcloud/<region>/graph.json`` for the data plane.
 Run as ``python -m localcloud.deployer <stack> --moto URL --ports JSON --out FILE``: one stack
 per process, because Pulumi's runtime keeps global state. The local cloud runs it as
 ``python -m localcloud.deployer --serve`` instead (``serve``): it imports what the program will
-(``preload``) while moto starts, then deploys each stack asked of it on stdin in a process forked
-from itself, so no stack's deployment spends time on imports (about 2 s of CPU a stack here).
+(``preload``) while moto starts, then deploys every stack asked of it on stdin at once, each in a
+process forked from itself, so no stack's deployment spends time on imports (about 2 s of CPU a
+stack here); a secondary's reads of what the primary publishes wait for it (``EarlierStacks``).
 
 It calls as the local cloud's admin (``--principals``, ``localcloud.iam.principals``): every
 resource of the program is created by that principal, as a deployment's role creates them.
@@ -861,29 +862,25 @@ def serve() -> None:
     runtime of its own."""
     preload()
     requests = [json.loads(line) for line in sys.stdin if line.strip()]
-    children: list[tuple[int, int | None]] = []  # (pid, the write end of its earlier-stacks pipe)
-    for index, request in enumerate(requests):
-        told, tell = os.pipe() if index else (None, None)
+    children: list[tuple[int, int]] = []  # (pid, the write end of its earlier-stacks pipe)
+    for request in requests:
+        told, tell = os.pipe()
         child = os.fork()
         if child == 0:  # pragma: no cover - the child ends in os._exit, which coverage never sees
-            for _, other in children:
-                if other is not None:
-                    os.close(other)  # the pipes of the stacks before it are theirs, not its own
-            if tell is not None:
-                os.close(tell)
-            earlier = EarlierStacks.listening(told) if told is not None else EarlierStacks.deployed()
-            _deploy_child(request, earlier)
-        if told is not None:
-            os.close(told)
+            for fd in (tell, *(other for _, other in children)):
+                os.close(fd)  # its own pipe's write end, and the others': only this process closes them
+            _deploy_child(request, EarlierStacks.listening(told))
+        os.close(told)
         children.append((child, tell))
+    # Closing a child's pipe tells it that every stack before it has ended; the first has none.
+    if children:
+        os.close(children[0][1])
     for index, (child, _) in enumerate(children):
         _, status = os.waitpid(child, 0)
         reply = {"stack": requests[index]["stack"], "returncode": os.waitstatus_to_exitcode(status)}
         print(json.dumps(reply), flush=True)
         if index + 1 < len(children):
-            _, tell = children[index + 1]
-            if tell is not None:
-                os.close(tell)  # every stack before it has ended
+            os.close(children[index + 1][1])  # every stack before it has ended
     # An interpreter's finalization of all those modules took half a second of the local
     # cloud's start, which waits for this process to end.
     os._exit(0)

@@ -264,17 +264,14 @@ def start(port_base: int, regions: list[str] | None = None) -> tuple[LocalCloud,
     deployers = Deployers()
     link = MotoLink()
     endpoints = {region: ports.endpoint(index) for index, region in enumerate(regions)}
-    try:
-        moto = start_moto(ports.moto, link, endpoints)
-    except BaseException:
-        deployers.cancel()
-        raise
     local = LocalSecrets.generate(ports.slack)
     moto_url = f"http://127.0.0.1:{ports.moto}"
     principals_file = STATE_DIR / "principals.json"
+    moto: subprocess.Popen[bytes] | None = None
     try:
         from localcloud.iam.principals import enforce
 
+        moto = start_moto(ports.moto, link, endpoints)
         wait_for_moto(moto, ports.moto)
         principals = enforce(moto_url)
         principals.save(principals_file)
@@ -286,7 +283,8 @@ def start(port_base: int, regions: list[str] | None = None) -> tuple[LocalCloud,
         return _start_plane(ports, moto, link, graphs, local, principals, endpoints)
     except BaseException:
         deployers.cancel()
-        moto.terminate()
+        if moto is not None:
+            moto.terminate()
         raise
 
 
