@@ -5,9 +5,10 @@ content, so an unchanged function produces the same zip (and no Lambda update), 
 is only rebuilt when ``functions/requirements.txt`` changes. Nothing built here is committed.
 
 A function's zip also carries ``botocore-data/``: botocore's data trimmed to the operations the
-function calls (``components/botocore_data.py``), generated from the pinned botocore; and both
-carry bytecode for the runtime's Python when this machine has that interpreter
-(``components/bytecode.py``).
+function calls (``components/botocore_data.py``), generated from the pinned botocore; the static
+bucket's files it serves itself (``components/packaged_files.py``), at their keys in the bucket, from the same
+files in ``static/``; and both carry bytecode for the runtime's Python when this machine has that
+interpreter (``components/bytecode.py``).
 
 The layer also carries bytecode, and only bytecode, for AWS's public Powertools layer at the
 pinned release (``components/powertools.py``): AWS builds that layer without ``__pycache__``,
@@ -36,6 +37,7 @@ import botocore
 import pulumi
 
 from components import botocore_data, bytecode, powertools
+from components.packaged_files import packaged_files
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
@@ -90,16 +92,22 @@ def _declared(source: str) -> tuple[Path, dict[str, list[str]]]:
     return folder, operations
 
 
+def _sources(folder: Path, source: str) -> list[tuple[str, bytes]]:
+    """The function's folder, the shared package and its packaged static content."""
+    return (
+        _files(folder, source) + _files(FUNCTIONS / SHARED_PACKAGE, SHARED_PACKAGE) + packaged_files(source)
+    )
+
+
 def function_entries(source: str) -> list[tuple[str, bytes]]:
-    """What ``functions/<source>``'s zip holds, by name: its folder, the shared package and
-    ``botocore-data/`` for the operations ``functions/aws-operations.toml`` declares for it."""
+    """What ``functions/<source>``'s zip holds, by name: its folder, the shared package, its
+    packaged static content and ``botocore-data/`` for the operations
+    ``functions/aws-operations.toml`` declares for it."""
     folder, operations = _declared(source)
     data = botocore_data.botocore_data(operations)
-    return (
-        _files(folder, source)
-        + _files(FUNCTIONS / SHARED_PACKAGE, SHARED_PACKAGE)
-        + [(f"{botocore_data.FOLDER}/{name}", content) for name, content in data.items()]
-    )
+    return _sources(folder, source) + [
+        (f"{botocore_data.FOLDER}/{name}", content) for name, content in data.items()
+    ]
 
 
 def with_bytecode(entries: list[tuple[str, bytes]], runtime: str) -> list[tuple[str, bytes]]:
@@ -127,15 +135,15 @@ def _bytecode_salt(runtime: str) -> str:
 
 
 def function_archive(source: str, runtime: str) -> pulumi.FileArchive:
-    """``functions/<source>`` plus the shared package and its botocore data, with bytecode for
-    ``runtime``, as a zip whose root is ``functions/``.
+    """``functions/<source>`` plus the shared package, its packaged static content and its
+    botocore data, with bytecode for ``runtime``, as a zip whose root is ``functions/``.
 
     The zip is named by what it is made of (the sources, the declared operations, the botocore
     release and the code that trims its data, the bytecode's tag), so an existing one is found
     without building its content: trimming botocore's data costs tens of milliseconds a
     function, at every deploy and every start of the local cloud."""
     folder, operations = _declared(source)
-    made_of = _files(folder, source) + _files(FUNCTIONS / SHARED_PACKAGE, SHARED_PACKAGE)
+    made_of = _sources(folder, source)
     made_of.append(("botocore-data", json.dumps(operations, sort_keys=True).encode()))
     made_of.append(("botocore_data.py", Path(botocore_data.__file__).read_bytes()))
     key = _digest(made_of, botocore.__version__, _bytecode_salt(runtime))

@@ -104,13 +104,12 @@ class UserApi(pulumi.ComponentResource):
                     "TABLE_NAME": args.table_name,
                     "BUS_NAME": args.bus_name,
                     "EVENT_SOURCE": args.event_source,
-                    "STATIC_BUCKET": args.bucket_name,
                     **chaos_env,
                 },
                 [
                     {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": args.table_arn},
                     {"Effect": "Allow", "Action": "events:PutEvents", "Resource": args.bus_arn},
-                    read_images,
+                    # Its images come with its package (components/packaged_files.py): no S3 read.
                     read_chaos,
                 ],
             ),

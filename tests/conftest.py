@@ -31,6 +31,7 @@ import pytest
 from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
+STATIC = ROOT / "static"
 EVENTS = Path(__file__).resolve().parent / "events"
 sys.path.insert(0, str(ROOT / "functions"))
 # The function tests' helpers, importable by name wherever a test or fixture needs them.
@@ -145,13 +146,17 @@ def function_under_test(module: str) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def botocore_data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every function's ``botocore-data/``, exactly as packaging puts it in the zip."""
+def package_roots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every function's packaged data, exactly as packaging puts it in the zip, in a folder per
+    function: ``botocore-data/`` and the static content it carries."""
     from components import botocore_data
+    from components.packaged_files import packaged_files
 
-    root = tmp_path_factory.mktemp("botocore-data")
+    root = tmp_path_factory.mktemp("packages")
     for function, operations in botocore_data.declared_operations().items():
-        for name, content in botocore_data.botocore_data(operations).items():
+        data = botocore_data.botocore_data(operations)
+        entries = [(f"{botocore_data.FOLDER}/{name}", content) for name, content in data.items()]
+        for name, content in entries + packaged_files(function):
             path = root / function / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
@@ -159,18 +164,24 @@ def botocore_data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def packaged_botocore_data(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, botocore_data_root: Path
+def packaged_data(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, package_roots: Path
 ) -> Iterator[None]:
     """A function's tests run its clients on its packaged botocore data only, as in AWS, but
     with no fallback: a call to an operation missing from functions/aws-operations.toml fails
-    (the client has no such method, or botocore finds no data for the service)."""
-    from shared import aws
+    (the client has no such method, or botocore finds no data for the service). What it reads
+    from its package (``shared.images.from_package``) is what its package carries."""
+    from shared import aws, images
+
+    from components import botocore_data
 
     function = function_under_test(request.module.__name__)
     if function is not None:
-        monkeypatch.setattr(aws, "DATA_PATH", botocore_data_root / function)
+        monkeypatch.setattr(aws, "DATA_PATH", package_roots / function / botocore_data.FOLDER)
         monkeypatch.setattr(aws, "_fall_back", _refuse_fallback)
+        monkeypatch.setattr(images, "PACKAGE_ROOT", package_roots / function)
+    else:  # a test of several functions: their packaged files where packaging takes them from
+        monkeypatch.setattr(images, "PACKAGE_ROOT", STATIC)
     aws.reset()
     yield
     aws.reset()
@@ -202,7 +213,8 @@ def _reset_function_caches() -> None:
     from shared import aws, images, parameters
 
     aws.reset()
-    images.data_uri.cache_clear()
+    images.from_bucket.cache_clear()
+    images.from_package.cache_clear()
     parameters.clear_caches()
 
 

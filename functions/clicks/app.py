@@ -1,12 +1,13 @@
 """POST /click (JWT), optional body ``{"clickId": "<uuid>"}``: count a page view.
 
-200 ``{views, message: "page viewed N times" ("1 time"), region, image, eventId}``. With probability
+200 ``{views, message: "page viewed N times" ("1 time"), region, image, eventId}``, the clicked
+image from the function's own package (``shared.images.from_package``). With probability
 ``errorRate`` (this region's chaos state) the request fails on purpose: 500 ``{error, retry: true,
 image: the error image, region}``, counted as the InjectedFailures and HandledErrors metrics,
 nothing put on the bus.
 
-Environment: TABLE_NAME, BUS_NAME, EVENT_SOURCE (see ``clicks.logic``), STATIC_BUCKET
-(``shared.images``), CHAOS_PARAMETER_PREFIX (region guard and errorRate), AWS_REGION,
+Environment: TABLE_NAME, BUS_NAME, EVENT_SOURCE (see ``clicks.logic``), CHAOS_PARAMETER_PREFIX
+(region guard and errorRate), AWS_REGION,
 POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
 """
 
@@ -39,7 +40,7 @@ def click() -> Response:
     clicks = Clicks.from_environment()
     clicks.inject_failure(chaos.current().error_rate)
     views = clicks.views(claims["sub"]) + 1
-    image = images.data_uri("clicked")
+    image = images.from_package("clicked")
     clicks.publish(clicks.page_view(event_id, claims["sub"], username_from(claims)))
     return json_response(
         200,
@@ -60,7 +61,7 @@ def injected_failure(error: InjectedFailure) -> Response:
     count_handled_error()
     logger.warning("injected failure", extra={"reason": str(error)})
     return error_response(
-        500, f"injected failure: {error}", retry=True, image=images.data_uri("error"), region=aws.region()
+        500, f"injected failure: {error}", retry=True, image=images.from_package("error"), region=aws.region()
     )
 
 

@@ -4,9 +4,11 @@ The image is the "normal" picture from the static bucket, as a data URI. Both to
 authorizer accepts work: ID tokens name the user in ``cognito:username``, access tokens in
 ``username``.
 
-Environment: STATIC_BUCKET (``shared.images``), CHAOS_PARAMETER_PREFIX (region guard),
+Environment: STATIC_BUCKET (the image's bucket), CHAOS_PARAMETER_PREFIX (region guard),
 AWS_REGION, POWERTOOLS_SERVICE_NAME.
 """
+
+import os
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
@@ -29,7 +31,7 @@ def hello() -> Response:
             "message": f"hello from {region}",
             "region": region,
             "username": username,
-            "image": images.data_uri("normal"),
+            "image": images.from_bucket(os.environ["STATIC_BUCKET"], "normal"),
         },
         headers={"Cache-Control": "no-store"},
     )

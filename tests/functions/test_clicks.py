@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from conftest import PRIMARY, ROOT, SECONDARY, TABLE, body_of, http_event, load_event, set_chaos
+from conftest import BUCKET, PRIMARY, ROOT, SECONDARY, TABLE, body_of, http_event, load_event, set_chaos
 from webhook_helpers import emitted_dimensions, emitted_metrics
 
 SUB = "6b1f1c7e-6d4a-4f4e-9a57-1b2b3c4d5e6f"  # the subject of the claims in events/http_api_request.json
@@ -205,6 +205,22 @@ def test_injected_failure_returns_500_with_retry_error_image_and_region(aws, con
     assert body["retry"] is True
     assert body["region"] == PRIMARY
     assert image_bytes(body["image"]) == (ROOT / "static/assets/images/error.svg").read_bytes()
+
+
+def test_both_images_come_from_the_package_without_a_read_of_the_bucket(aws, context, handler, dice):
+    s3 = boto3.client("s3", region_name=PRIMARY)
+    for kind in ("clicked", "error"):
+        s3.delete_object(Bucket=BUCKET, Key=f"assets/images/{kind}.svg")
+    set_chaos(PRIMARY, errorRate=0.5)
+
+    dice(0.9)
+    clicked = handler(click_event(), context)
+    dice(0.1)
+    failed = handler(click_event(), context)
+
+    assert (clicked["statusCode"], failed["statusCode"]) == (200, 500)
+    assert image_bytes(body_of(clicked)["image"]) == (ROOT / "static/assets/images/clicked.svg").read_bytes()
+    assert image_bytes(body_of(failed)["image"]) == (ROOT / "static/assets/images/error.svg").read_bytes()
 
 
 def test_injected_failure_puts_nothing_on_the_bus(aws, context, handler):

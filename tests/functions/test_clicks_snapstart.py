@@ -88,7 +88,7 @@ def test_before_the_snapshot_clients_are_warmed_and_after_restore_replaced_on_th
         func(*args, **kwargs)
     warmed = shared_aws.client.cache_info().currsize
     manifest = json.loads((shared_aws.DATA_PATH / "manifest.json").read_text())
-    assert warmed == len(manifest["operations"]) == 4  # dynamodb, events, s3, ssm
+    assert warmed == len(manifest["operations"]) == 3  # dynamodb, events, ssm
     before = shared_aws.client("ssm")
     loader = shared_aws._packaged_session().get_component("data_loader")
 

@@ -137,6 +137,38 @@ def test_function_zip_carries_its_botocore_data_beside_shared(tmp_path):
     assert manifest["operations"] == {service: sorted(ops) for service, ops in DECLARED["login"].items()}
 
 
+def test_the_clicks_zip_carries_its_images_at_their_bucket_keys_and_no_other_zip_does():
+    static = Path(__file__).resolve().parents[2] / "static"
+    packaged = {
+        name: content for name, content in packaging.function_entries("clicks") if name.startswith("assets/")
+    }
+    assert packaged == {
+        key: (static / key).read_bytes() for key in ("assets/images/clicked.svg", "assets/images/error.svg")
+    }
+    for function in FUNCTIONS:
+        if function != "clicks":
+            assert not [
+                name for name, _ in packaging.function_entries(function) if name.startswith("assets/")
+            ]
+
+
+def test_a_changed_packaged_image_is_a_new_zip(tmp_path, monkeypatch):
+    from components import packaged_files
+
+    before = packaging.function_archive("clicks", RUNTIME).path
+    for key in packaged_files.PACKAGED_FILES["clicks"]:
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_bytes(b"<svg xmlns='http://www.w3.org/2000/svg'/>")
+    monkeypatch.setattr(packaged_files, "STATIC", tmp_path)
+    monkeypatch.setattr(packaging, "BUILD", tmp_path / "build")
+
+    after = packaging.function_archive("clicks", RUNTIME).path
+
+    assert Path(after).name != Path(before).name
+    with zipfile.ZipFile(after) as archive:
+        assert archive.read("assets/images/clicked.svg") == b"<svg xmlns='http://www.w3.org/2000/svg'/>"
+
+
 def test_concurrent_builds_of_the_same_zip_all_succeed(tmp_path):
     target = tmp_path / "health.zip"
     entries = packaging.function_entries("health")

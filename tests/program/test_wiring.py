@@ -315,7 +315,7 @@ def test_functions_get_the_environment_their_code_reads(graph):
     expected = {
         "login": {"TABLE_NAME", "USER_POOL_CLIENT_ID", "USER_POOL_REGION", "CHAOS_PARAMETER_PREFIX"},
         "hello": {"STATIC_BUCKET", "CHAOS_PARAMETER_PREFIX"},
-        "clicks": {"TABLE_NAME", "BUS_NAME", "EVENT_SOURCE", "STATIC_BUCKET", "CHAOS_PARAMETER_PREFIX"},
+        "clicks": {"TABLE_NAME", "BUS_NAME", "EVENT_SOURCE", "CHAOS_PARAMETER_PREFIX"},
         "health": {"CHAOS_PARAMETER_PREFIX"},
         "discovery": {"REGISTRY_PATH", "PRIMARY_REGION", "USER_POOL_ID", "USER_POOL_CLIENT_ID"},
         "web": {"STATIC_BUCKET", "REGISTRY_PATH", "PRIMARY_REGION"},
