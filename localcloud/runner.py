@@ -349,6 +349,10 @@ def _start(spec: FunctionSpec, credentials: Credentials | None, *pass_fds: int) 
         env=environment,
         cwd=spec.paths[0],
         pass_fds=pass_fds,
+        # A process group of its own: a terminal's Ctrl-C, sent to the whole foreground group,
+        # would interrupt a worker wherever it is (its imports: a KeyboardInterrupt traceback on
+        # the terminal). The local cloud ends its workers itself; a worker also ends with its input.
+        process_group=0,
     )
 
 

@@ -7,6 +7,7 @@ initialized once and each environment is a fork of that snapshot that ran the af
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -224,6 +225,25 @@ def test_a_worker_runs_on_the_runtime_python_with_only_the_function_paths_and_wr
     assert answer["path"][0] == str(tmp_path)
     assert not any("site-packages" in path or ".venv" in path for path in answer["path"]), answer["path"]
     assert not (tmp_path / "__pycache__").exists()
+
+
+PROCESS_GROUP = """
+import os
+
+def handler(event, context):
+    return {"pid": os.getpid(), "group": os.getpgrp()}
+"""
+
+
+def test_a_worker_has_a_process_group_of_its_own_which_a_terminals_ctrl_c_does_not_reach(tmp_path):
+    (tmp_path / "probe.py").write_text(PROCESS_GROUP)
+    function = LocalFunction(spec(tmp_path), lambda *line: None, lambda url, body: None)
+    try:
+        answer = function.invoke({})
+    finally:
+        function.stop()
+    assert answer["group"] == answer["pid"]
+    assert answer["group"] != os.getpgrp()
 
 
 CREDENTIALS = """
