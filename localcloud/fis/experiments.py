@@ -10,8 +10,18 @@ Actions emulated:
 - ``aws:lambda:invocation-error``: the fault written to each target function's configuration
   location (S3), which the function's extension reads (``localcloud.fis.extension``); deleted at the end.
 
-Like the other local services that stand for AWS's own, it calls as the local admin: the
-experiment role's policy is not evaluated here (README).
+The experiment role decides, as in AWS, where FIS runs an experiment with the role it names
+(https://docs.aws.amazon.com/fis/latest/userguide/getting-started-iam-service-role.html): its
+trust policy must let ``fis.amazonaws.com`` assume it for this experiment (the context keys FIS
+gives it: ``aws:SourceAccount``, and ``aws:SourceArn``, the experiment's ARN), and its
+permission policies (inline and attached) must allow every call FIS makes for an action, on
+its resources: for the invocation error, ``lambda:GetFunction`` on each target function and
+``s3:PutObject`` and ``s3:DeleteObject`` on its fault's object; for the replication pause,
+DescribeTable, GetResourcePolicy, PutResourcePolicy and DeleteResourcePolicy on each target
+replica (the pause is a resource policy FIS puts on it and removes at the end). Otherwise the
+experiment fails (``ExperimentRole``), and an action does not begin unless its end is allowed
+too: where AWS would begin it and fail to end it, here it never begins. The calls themselves go
+as the local admin, like the other local services that stand for AWS's own.
 """
 
 from __future__ import annotations
@@ -27,6 +37,8 @@ from collections.abc import Callable
 from typing import Any
 
 from localcloud.fis.extension import INVOCATION_ERROR, Fault, fault_key, location_of
+from localcloud.iam import policy
+from localcloud.iam.authorization import trusts
 from localcloud.poller import Poller
 from localcloud.scheduler import Scheduler
 from localcloud.streams.replication import ReplicationPauses
@@ -34,6 +46,14 @@ from localcloud.streams.replication import ReplicationPauses
 log = logging.getLogger("localcloud.fis")
 
 PAUSE_REPLICATION = "aws:dynamodb:global-table-pause-replication"
+FIS_PRINCIPAL = "fis.amazonaws.com"
+# What FIS calls on each target replica for the pause, to begin it and to end it.
+PAUSE_CALLS = (
+    "dynamodb:DescribeTable",
+    "dynamodb:GetResourcePolicy",
+    "dynamodb:PutResourcePolicy",
+    "dynamodb:DeleteResourcePolicy",
+)
 # How soon a started experiment runs. Four polls a second of each region's FIS were a fifth of the
 # idle local cloud's requests to moto; a drill's start is seconds either way.
 POLL_SECONDS = 1.0
@@ -47,6 +67,44 @@ def duration_seconds(value: str) -> float:
         raise ValueError(f"not an ISO 8601 duration: {value!r}")
     hours, minutes, seconds = (int(part or 0) for part in match.groups())
     return hours * 3600 + minutes * 60 + seconds
+
+
+class AccessDenied(Exception):
+    """The experiment role may not do what FIS needs it for."""
+
+
+class ExperimentRole:
+    """An experiment's role as FIS uses it: assumed by ``fis.amazonaws.com`` for the experiment,
+    its permission policies deciding each call FIS makes with it."""
+
+    def __init__(self, iam: Any, role_arn: str, experiment_arn: str, session: str) -> None:
+        self.arn = role_arn
+        self.account = role_arn.split(":")[4]
+        name = role_arn.rsplit("/", 1)[-1]
+        try:
+            role = iam.get_role(RoleName=name)["Role"]
+        except Exception as error:  # NoSuchEntity: FIS cannot assume a role that does not exist
+            raise AccessDenied(f"cannot assume {role_arn}: {error}") from error
+        values = {"aws:SourceAccount": self.account, "aws:SourceArn": experiment_arn}
+        if not trusts(json.dumps(role["AssumeRolePolicyDocument"]), "", FIS_PRINCIPAL, self.account, values):
+            raise AccessDenied(f"{role_arn} does not trust {FIS_PRINCIPAL} for {experiment_arn}")
+        self.policies: list[Any] = [
+            iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+            for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]
+        ]
+        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+            document = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)
+            self.policies.append(document["PolicyVersion"]["Document"])
+        self.caller = policy.Caller(
+            account=self.account, arn=f"arn:aws:sts::{self.account}:assumed-role/{name}/{session}"
+        )
+
+    def check(self, action: str, resource: str) -> None:
+        """AccessDenied unless the role's policies allow `action` on `resource`."""
+        asked = policy.Request(action, resource, self.caller)
+        if policy.evaluate(self.policies, asked, resource_policy=False) is not policy.Decision.ALLOW:
+            raise AccessDenied(f"{self.arn} is not authorized to perform: {action} on resource: {resource}")
 
 
 class Experiments:
@@ -102,6 +160,12 @@ class Experiments:
             c["value"] for c in experiment.get("stopConditions", []) if c["source"] == "aws:cloudwatch:alarm"
         ]
         self._set(region, experiment_id, "initiating")
+        try:
+            arn = f"arn:aws:fis:{region}:{experiment['roleArn'].split(':')[4]}:experiment/{experiment_id}"
+            role = ExperimentRole(self.client("iam", region), experiment["roleArn"], arn, experiment_id)
+        except AccessDenied as denied:
+            log.warning("%s: experiment %s failed: %s", region, experiment_id, denied)
+            return self._set(region, experiment_id, "failed")
         if self._alarming(alarms):
             log.warning("%s: experiment %s not started: a stop condition is in ALARM", region, experiment_id)
             return self._set(region, experiment_id, "failed")
@@ -120,7 +184,7 @@ class Experiments:
                     for name in action.get("targets", {}).values()
                     for arn in targets[name]["resourceArns"]
                 ]
-                undo += self._begin(action, arns, experiment_id, until)
+                undo += self._begin(action, arns, experiment_id, until, role)
             self._set(region, experiment_id, "running")
             while time.time() < until and not self.stopped.is_set():
                 if self._alarming(alarms):
@@ -128,6 +192,9 @@ class Experiments:
                     status = "stopped"
                     break
                 self.stopped.wait(min(POLL_SECONDS, max(0.0, until - time.time())))
+        except AccessDenied as denied:
+            log.warning("%s: experiment %s failed: %s", region, experiment_id, denied)
+            status = "failed"
         except Exception:
             log.exception("%s: experiment %s failed", region, experiment_id)
             status = "failed"
@@ -140,10 +207,14 @@ class Experiments:
         return self._set(region, experiment_id, status)
 
     def _begin(
-        self, action: dict[str, Any], arns: list[str], experiment_id: str, until: float
+        self, action: dict[str, Any], arns: list[str], experiment_id: str, until: float, role: ExperimentRole
     ) -> list[Callable[[], None]]:
-        """Starts one action on its targets; how to end it."""
+        """Starts one action on its targets, once the role may begin and end it on every one;
+        how to end it."""
         if action["actionId"] == PAUSE_REPLICATION:
+            for arn in arns:
+                for call in PAUSE_CALLS:
+                    role.check(call, arn)
             ended: list[Callable[[], None]] = []
             for arn in arns:
                 table, region = arn.rsplit("/", 1)[-1], arn.split(":")[3]
@@ -159,18 +230,27 @@ class Experiments:
                 prevent_execution=parameters.get("preventExecution", "false") == "true",
                 until=until,
             )
-            return [self._write_fault(arn, fault) for arn in arns]
+            locations = [self._fault_location(arn, role) for arn in arns]
+            return [self._write_fault(bucket, key, fault, region) for bucket, key, region in locations]
         raise ValueError(f"the local cloud does not emulate the FIS action {action['actionId']}")
 
-    def _write_fault(self, arn: str, fault: Fault) -> Callable[[], None]:
-        """FIS reads the function's configuration location and writes the fault there."""
+    def _fault_location(self, arn: str, role: ExperimentRole) -> tuple[str, str, str]:
+        """FIS reads the function's configuration location: the bucket, key and region of its
+        fault, once the role may write it and delete it."""
         region = arn.split(":")[3]
+        role.check("lambda:GetFunction", arn)
         configuration = self.client("lambda", region).get_function(FunctionName=arn)["Configuration"]
         where = location_of((configuration.get("Environment") or {}).get("Variables") or {})
         if where is None:
             raise ValueError(f"{arn} has no AWS_FIS_CONFIGURATION_LOCATION: FIS cannot inject into it")
         bucket, folder = where
         key = fault_key(folder, configuration["FunctionName"])
+        for call in ("s3:PutObject", "s3:DeleteObject"):
+            role.check(call, f"arn:aws:s3:::{bucket}/{key}")
+        return bucket, key, region
+
+    def _write_fault(self, bucket: str, key: str, fault: Fault, region: str) -> Callable[[], None]:
+        """FIS writes the fault where the function's extension reads it; deleted at the end."""
         s3 = self.client("s3", region)
         s3.put_object(Bucket=bucket, Key=key, Body=fault.to_json().encode())
         return lambda: s3.delete_object(Bucket=bucket, Key=key)
