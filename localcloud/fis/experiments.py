@@ -38,7 +38,6 @@ from typing import Any
 
 from localcloud.fis.extension import INVOCATION_ERROR, Fault, fault_key, location_of
 from localcloud.iam import policy
-from localcloud.iam.authorization import trusts
 from localcloud.poller import Poller
 from localcloud.scheduler import Scheduler
 from localcloud.streams.replication import ReplicationPauses
@@ -86,7 +85,9 @@ class ExperimentRole:
         except Exception as error:  # NoSuchEntity: FIS cannot assume a role that does not exist
             raise AccessDenied(f"cannot assume {role_arn}: {error}") from error
         values = {"aws:SourceAccount": self.account, "aws:SourceArn": experiment_arn}
-        if not trusts(json.dumps(role["AssumeRolePolicyDocument"]), "", FIS_PRINCIPAL, self.account, values):
+        if not policy.trusts(
+            json.dumps(role["AssumeRolePolicyDocument"]), "", FIS_PRINCIPAL, self.account, values
+        ):
             raise AccessDenied(f"{role_arn} does not trust {FIS_PRINCIPAL} for {experiment_arn}")
         self.policies: list[Any] = [
             iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]

@@ -62,6 +62,7 @@ from moto.s3.responses import S3Response
 from moto.ssm.models import ssm_backends
 
 from localcloud.iam import policy
+from localcloud.iam.policy import trusts
 from localcloud.iam.principals import SERVICE_PATH
 
 Needs = list[tuple[str, str]]  # (IAM action, resource ARN) pairs a request is authorized against
@@ -189,18 +190,6 @@ def needs(service: str, action: str, body: dict[str, Any] | None, region: str, a
     if resolver is None or body is None:
         return None
     return resolver(action, body, region, account)
-
-
-def trusts(document: str, caller: str, service: str | None, account: str, values: dict[str, Any]) -> bool:
-    """Whether a role's trust policy lets `caller` (an IAM principal's ARN, or the principal of
-    `service`) call sts:AssumeRole: an Allow matches and no Deny does (localcloud.iam.policy)."""
-    who = (
-        policy.Caller(account=account, service=service)
-        if service
-        else policy.Caller(account=account, arn=caller)
-    )
-    asked = policy.Request("sts:AssumeRole", "*", who, values)
-    return policy.evaluate([document], asked, resource_policy=True) is policy.Decision.ALLOW
 
 
 class Request(IAMRequest):

@@ -89,6 +89,14 @@ def evaluate(
     return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
 
 
+def trusts(document: str, caller: str, service: str | None, account: str, values: Mapping[str, Any]) -> bool:
+    """Whether a role's trust policy lets `caller` (an IAM principal's ARN, or the principal of
+    `service`) call sts:AssumeRole: an Allow matches and no Deny does."""
+    who = Caller(account=account, service=service) if service else Caller(account=account, arn=caller)
+    asked = Request("sts:AssumeRole", "*", who, values)
+    return evaluate([document], asked, resource_policy=True) is Decision.ALLOW
+
+
 def principal_matches(principal: Any, caller: Caller, account_means_everyone: bool = True) -> bool:
     """https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html:
     an AWS account (its id or its root ARN) stands for every principal of that account."""
