@@ -76,18 +76,17 @@ class ExperimentRole:
     """An experiment's role as FIS uses it: assumed by ``fis.amazonaws.com`` for the experiment,
     its permission policies deciding each call FIS makes with it."""
 
-    def __init__(self, iam: Any, role_arn: str, experiment_arn: str, session: str) -> None:
+    def __init__(self, iam: Any, role_arn: str, region: str, experiment_id: str) -> None:
         self.arn = role_arn
         self.account = role_arn.split(":")[4]
         name = role_arn.rsplit("/", 1)[-1]
+        experiment_arn = f"arn:aws:fis:{region}:{self.account}:experiment/{experiment_id}"
         try:
             role = iam.get_role(RoleName=name)["Role"]
         except Exception as error:  # NoSuchEntity: FIS cannot assume a role that does not exist
             raise AccessDenied(f"cannot assume {role_arn}: {error}") from error
         values = {"aws:SourceAccount": self.account, "aws:SourceArn": experiment_arn}
-        if not policy.trusts(
-            json.dumps(role["AssumeRolePolicyDocument"]), "", FIS_PRINCIPAL, self.account, values
-        ):
+        if not policy.trusts(role["AssumeRolePolicyDocument"], "", FIS_PRINCIPAL, self.account, values):
             raise AccessDenied(f"{role_arn} does not trust {FIS_PRINCIPAL} for {experiment_arn}")
         self.policies: list[Any] = [
             iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
@@ -98,7 +97,7 @@ class ExperimentRole:
             document = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)
             self.policies.append(document["PolicyVersion"]["Document"])
         self.caller = policy.Caller(
-            account=self.account, arn=f"arn:aws:sts::{self.account}:assumed-role/{name}/{session}"
+            account=self.account, arn=f"arn:aws:sts::{self.account}:assumed-role/{name}/{experiment_id}"
         )
 
     def check(self, action: str, resource: str) -> None:
@@ -161,12 +160,6 @@ class Experiments:
             c["value"] for c in experiment.get("stopConditions", []) if c["source"] == "aws:cloudwatch:alarm"
         ]
         self._set(region, experiment_id, "initiating")
-        try:
-            arn = f"arn:aws:fis:{region}:{experiment['roleArn'].split(':')[4]}:experiment/{experiment_id}"
-            role = ExperimentRole(self.client("iam", region), experiment["roleArn"], arn, experiment_id)
-        except AccessDenied as denied:
-            log.warning("%s: experiment %s failed: %s", region, experiment_id, denied)
-            return self._set(region, experiment_id, "failed")
         if self._alarming(alarms):
             log.warning("%s: experiment %s not started: a stop condition is in ALARM", region, experiment_id)
             return self._set(region, experiment_id, "failed")
@@ -179,6 +172,7 @@ class Experiments:
         undo: list[Callable[[], None]] = []
         status = "completed"
         try:
+            role = ExperimentRole(self.client("iam", region), experiment["roleArn"], region, experiment_id)
             for action in actions.values():
                 arns = [
                     arn

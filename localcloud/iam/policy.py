@@ -89,7 +89,13 @@ def evaluate(
     return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
 
 
-def trusts(document: str, caller: str, service: str | None, account: str, values: Mapping[str, Any]) -> bool:
+def trusts(
+    document: str | Mapping[str, Any],
+    caller: str,
+    service: str | None,
+    account: str,
+    values: Mapping[str, Any],
+) -> bool:
     """Whether a role's trust policy lets `caller` (an IAM principal's ARN, or the principal of
     `service`) call sts:AssumeRole: an Allow matches and no Deny does."""
     who = Caller(account=account, service=service) if service else Caller(account=account, arn=caller)
